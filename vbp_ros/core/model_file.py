@@ -1,0 +1,112 @@
+"""Steering-model files: safetensors weights plus JSON metadata, loaded without running code.
+
+The metadata names a *registered* architecture and the preprocessing the model was trained with.
+A file never names code to import: user architectures are passed by the caller explicitly.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from vbp_ros.core.pilotnet import PilotNet
+from vbp_ros.errors import ModelError
+from vbp_ros.pipeline.preprocess import Preprocess
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {'pilotnet': PilotNet}
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / 'models' / 'pilotnet_synthetic.safetensors'
+METADATA_KEY = 'vbp_ros'
+
+
+@dataclass
+class ModelSpec:
+    """What a model file says about its network."""
+
+    arch: str = 'pilotnet'
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    output: str = 'inverse_turning_radius'
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise for the safetensors metadata."""
+        return json.dumps({'arch': self.arch, 'arch_kwargs': self.arch_kwargs,
+                           'preprocess': self.preprocess.to_dict(), 'output': self.output,
+                           'info': self.info})
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        """Parse the safetensors metadata."""
+        d = json.loads(text)
+        return cls(arch=d.get('arch', 'pilotnet'), arch_kwargs=d.get('arch_kwargs', {}),
+                   preprocess=Preprocess.from_dict(d.get('preprocess', {})),
+                   output=d.get('output', 'inverse_turning_radius'), info=d.get('info', {}))
+
+
+def save_model(model: nn.Module, path: str | Path, spec: ModelSpec) -> None:
+    """Write ``model``'s weights and ``spec`` to a safetensors file."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={METADATA_KEY: spec.to_json()})
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    """Read only the metadata of a model file."""
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            meta = f.metadata() or {}
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f'cannot read model file {path}: {exc}') from None
+    return ModelSpec.from_json(meta[METADATA_KEY]) if METADATA_KEY in meta else ModelSpec()
+
+
+def resolve_class(spec: str) -> Callable[..., nn.Module]:
+    """Find a model class given as 'package.module:Class' (an explicit user choice)."""
+    if spec in ARCHITECTURES:
+        return ARCHITECTURES[spec]
+    module_name, _, attr = spec.partition(':')
+    if not attr:
+        msg = f"model class {spec!r}: use one of {sorted(ARCHITECTURES)} or 'module:Class'"
+        raise ModelError(msg)
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f'cannot import model class {spec!r}: {exc}') from None
+
+
+def load_model(path: str | Path | None = None, *, model_class: str | None = None,
+               device: str | torch.device = 'cpu') -> tuple[nn.Module, ModelSpec]:
+    """Load a steering model in eval mode; ``path=None`` loads the bundled PilotNet.
+
+    Args:
+        path: safetensors file written by :func:`save_model` (or any safetensors state dict when
+            ``model_class`` is given).
+        model_class: registered name or 'module:Class' to build instead of the file's ``arch``.
+        device: where to put the model.
+
+    Raises:
+        ModelError: the file is missing or unreadable, or the weights do not fit the network.
+    """
+    path = Path(path) if path else BUNDLED_MODEL
+    if not path.is_file():
+        hint = ' (train one with `vbp-ros train`)' if path == BUNDLED_MODEL else ''
+        raise ModelError(f'model file not found: {path}{hint}')
+    spec = read_spec(path)
+    if model_class is None and spec.arch not in ARCHITECTURES:
+        msg = (f'{path} was saved from architecture {spec.arch!r}, which is not registered; '
+               f"pass model_class='module:Class' to build it")
+        raise ModelError(msg)
+    cls = resolve_class(model_class or spec.arch)
+    try:
+        model = cls(**spec.arch_kwargs)
+        model.load_state_dict(load_file(str(path)))
+    except (RuntimeError, TypeError, SafetensorError) as exc:
+        raise ModelError(f'weights in {path} do not fit {cls.__name__}: {exc}') from None
+    return model.to(device).eval(), spec

@@ -1,0 +1,114 @@
+"""Camera frame -> network input, and network-sized mask -> camera-sized mask.
+
+Training, the node and bag processing all go through this one class, so a model sees the same
+pixels everywhere. Its settings are stored inside each model file.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vbp_ros.errors import InputError
+
+COLOUR_SPACES = {
+    'yuv': cv2.COLOR_RGB2YUV,
+    'rgb': None,
+    'gray': cv2.COLOR_RGB2GRAY,
+}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Crop, resize, colour-convert and normalise an RGB uint8 frame.
+
+    Attributes:
+        crop: (top, bottom, left, right) as fractions of the frame, so the same setting works at
+            any camera resolution. The default keeps the road below the horizon.
+        size: network input (height, width).
+        colour: 'yuv' (PilotNet), 'rgb' or 'gray'.
+        mean, std: per-channel normalisation applied to values scaled to [0, 1].
+    """
+
+    crop: tuple[float, float, float, float] = (0.41, 1.0, 0.0, 1.0)
+    size: tuple[int, int] = (66, 200)
+    colour: str = 'yuv'
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.25, 0.25, 0.25)
+    _scale: np.ndarray = field(init=False, repr=False, compare=False)
+    _offset: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        top, bottom, left, right = self.crop
+        if not (0.0 <= top < bottom <= 1.0 and 0.0 <= left < right <= 1.0):
+            msg = f'crop {self.crop} must be fractions with top < bottom and left < right'
+            raise ValueError(msg)
+        if self.colour not in COLOUR_SPACES:
+            msg = f'colour {self.colour!r} is not one of {sorted(COLOUR_SPACES)}'
+            raise ValueError(msg)
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            msg = f'mean/std need {self.channels} values for colour {self.colour!r}'
+            raise ValueError(msg)
+        if min(self.size) < 1:
+            raise ValueError(f'size {self.size} must be positive')
+        # x_norm = (x / 255 - mean) / std = x * scale + offset, one fused multiply-add per pixel.
+        std = np.asarray(self.std, np.float32)
+        object.__setattr__(self, '_scale', (1.0 / (255.0 * std)).reshape(-1, 1, 1))
+        object.__setattr__(self, '_offset', (-np.asarray(self.mean, np.float32) / std)
+                           .reshape(-1, 1, 1))
+
+    @property
+    def channels(self) -> int:
+        """Number of network input channels."""
+        return 1 if self.colour == 'gray' else 3
+
+    def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """Pixel crop box (y0, y1, x0, x1) for a frame of the given size."""
+        top, bottom, left, right = self.crop
+        y0, y1 = round(top * height), round(bottom * height)
+        x0, x1 = round(left * width), round(right * width)
+        return y0, max(y1, y0 + 1), x0, max(x1, x0 + 1)
+
+    def to_network_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """Crop and resize an RGB frame to the network size (still RGB uint8)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            msg = f'expected an HxWx3 uint8 RGB frame, got {rgb.shape} {rgb.dtype}'
+            raise InputError(msg)
+        y0, y1, x0, x1 = self.crop_box(*rgb.shape[:2])
+        h, w = self.size
+        return cv2.resize(rgb[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Turn one HxWx3 uint8 RGB frame into a CxHxW float32 network input."""
+        return self.normalise(self.to_network_rgb(rgb))
+
+    def normalise(self, small_rgb: np.ndarray) -> np.ndarray:
+        """Colour-convert and normalise an RGB uint8 image already at network size."""
+        code = COLOUR_SPACES[self.colour]
+        img = small_rgb if code is None else cv2.cvtColor(small_rgb, code)
+        chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+        return chw.astype(np.float32) * self._scale + self._offset
+
+    def mask_to_frame(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Place a network-sized mask (float [0,1] or uint8) into a frame-sized one.
+
+        Pixels outside the crop box did not reach the network, so they are 0.
+        """
+        y0, y1, x0, x1 = self.crop_box(height, width)
+        out = np.zeros((height, width), dtype=mask.dtype)
+        out[y0:y1, x0:x1] = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly settings (stored in model files)."""
+        d = asdict(self)
+        d.pop('_scale', None)
+        d.pop('_offset', None)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
