@@ -1,0 +1,164 @@
+"""rosbag2 reader/writer wrappers: round trips, refusing to overwrite, staging, damaged bags."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import Reader
+
+from vbp_ros.bag import BagError, BagReader, BagWriter
+from vbp_ros.bag.io import COMPLETE_KEY
+from vbp_ros.bag.types import definition, typestore
+
+STORAGES = ['mcap', 'sqlite3']
+
+
+def _float32(value: float) -> bytes:
+    return typestore().serialize_cdr(typestore().types['std_msgs/msg/Float32'](value),
+                                     'std_msgs/msg/Float32')
+
+
+def _write(path: Path, storage: str, n: int = 5, **kw: object) -> BagWriter:
+    w = BagWriter(path, storage=storage, **kw)
+    with w:
+        for i in range(n):
+            w.write('/a', 'std_msgs/msg/Float32', _float32(float(i)), 100 + i)
+            w.write('/b', 'std_msgs/msg/Float32', _float32(-float(i)), 100 + i)
+    return w
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_round_trip_with_rosbags(tmp_path: Path, storage: str) -> None:
+    _write(tmp_path / 'bag', storage)
+    store = typestore()
+    with Reader(tmp_path / 'bag') as r:
+        assert r.message_count == 10
+        assert {c.topic: c.msgtype for c in r.connections} == {
+            '/a': 'std_msgs/msg/Float32', '/b': 'std_msgs/msg/Float32'}
+        conn = next(c for c in r.connections if c.topic == '/a')
+        assert conn.digest == definition('std_msgs/msg/Float32')[1]
+        values = [store.deserialize_cdr(d, c.msgtype).data
+                  for c, _, d in r.messages([conn])]
+    assert values == [0.0, 1.0, 2.0, 3.0, 4.0]
+    meta = (tmp_path / 'bag' / 'metadata.yaml').read_text()
+    assert 'version: 8' in meta
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_reader_topics_and_filter(tmp_path: Path, storage: str) -> None:
+    _write(tmp_path / 'bag', storage, n=3)
+    with BagReader(tmp_path / 'bag') as r:
+        assert set(r.topics) == {'/a', '/b'}
+        assert r.topics['/a'].count == 3
+        assert r.topics['/a'].ros_type == 'std_msgs/msg/Float32'
+        got = [(t, s) for t, s, _ in r.messages(['/b'])]
+        assert got == [('/b', 100), ('/b', 101), ('/b', 102)]
+        with pytest.raises(BagError, match=r'/nope.*/a \[std_msgs/msg/Float32\]'):
+            list(r.messages(['/nope']))
+
+
+def test_single_storage_file_is_readable(tmp_path: Path) -> None:
+    _write(tmp_path / 'bag', 'mcap', n=2)
+    with BagReader(tmp_path / 'bag' / 'bag.mcap') as r:
+        assert r.topics['/a'].count == 2
+
+
+def test_folder_without_metadata_reads_its_storage_file(tmp_path: Path) -> None:
+    _write(tmp_path / 'bag', 'mcap', n=2)
+    (tmp_path / 'bag' / 'metadata.yaml').unlink()
+    with BagReader(tmp_path / 'bag') as r:
+        assert len(list(r.messages())) == 4
+
+
+def test_writer_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / 'bag').mkdir()
+    with pytest.raises(BagError, match='exists already'):
+        BagWriter(tmp_path / 'bag')
+    (tmp_path / 'out.incomplete').mkdir()
+    with pytest.raises(BagError, match='exists already'):
+        BagWriter(tmp_path / 'out', staged=True)
+
+
+def test_writer_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match='storage'):
+        BagWriter(tmp_path / 'bag', storage='rosbag1')
+    with pytest.raises(ValueError, match='version'):
+        BagWriter(tmp_path / 'bag', version=5)
+
+
+def test_topic_type_clash_and_unknown_type(tmp_path: Path) -> None:
+    with BagWriter(tmp_path / 'bag') as w:
+        w.write('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)
+        with pytest.raises(BagError, match='is std_msgs/msg/Float32'):
+            w.write('/a', 'sensor_msgs/msg/Image', b'\x00\x01\x00\x00', 2)
+        with pytest.raises(BagError, match='unknown message type'):
+            w.write('/c', 'nope_msgs/msg/Nope', b'\x00\x01\x00\x00', 2)
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_staged_writer_moves_complete_bag_into_place(tmp_path: Path, storage: str) -> None:
+    w = BagWriter(tmp_path / 'out', storage=storage, staged=True)
+    w.open()
+    w.write('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)
+    assert not (tmp_path / 'out').exists()  # nothing at the final name while writing
+    assert w.close() == tmp_path / 'out'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
+    with BagReader(tmp_path / 'out') as r:
+        assert r.metadata[COMPLETE_KEY] == 'true'
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_staged_writer_after_error_leaves_readable_incomplete_bag(tmp_path: Path,
+                                                                  storage: str) -> None:
+    w = BagWriter(tmp_path / 'out', storage=storage, staged=True)
+    with pytest.raises(KeyboardInterrupt), w:
+        for i in range(3):
+            w.write('/a', 'std_msgs/msg/Float32', _float32(float(i)), i)
+        raise KeyboardInterrupt
+    assert not (tmp_path / 'out').exists()
+    assert w.final_path == tmp_path / 'out.incomplete'
+    with BagReader(tmp_path / 'out.incomplete') as r:
+        assert r.metadata[COMPLETE_KEY] == 'false'
+        assert len(list(r.messages())) == 3
+
+
+def test_missing_bag_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BagError, match='bag not found'):
+        BagReader(tmp_path / 'nope')
+
+
+def test_folder_that_is_not_a_bag(tmp_path: Path) -> None:
+    (tmp_path / 'x').mkdir()
+    with pytest.raises(BagError, match='no metadata.yaml'):
+        BagReader(tmp_path / 'x').open()
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_garbage_storage_file_is_a_clear_error(tmp_path: Path, storage: str) -> None:
+    _write(tmp_path / 'bag', storage, n=3)
+    data = next(p for p in (tmp_path / 'bag').iterdir() if p.suffix in ('.mcap', '.db3'))
+    data.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    with pytest.raises(BagError, match='bag'):
+        with BagReader(tmp_path / 'bag') as r:
+            list(r.messages())
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+@pytest.mark.parametrize('keep', [0.3, 0.6, 0.9])
+def test_truncated_storage_file_is_a_clear_error(tmp_path: Path, storage: str,
+                                                 keep: float) -> None:
+    _write(tmp_path / 'bag', storage, n=200)
+    data = next(p for p in (tmp_path / 'bag').iterdir() if p.suffix in ('.mcap', '.db3'))
+    raw = data.read_bytes()
+    data.write_bytes(raw[:int(len(raw) * keep)])
+    with pytest.raises(BagError, match='bag'):
+        with BagReader(tmp_path / 'bag') as r:
+            list(r.messages())
+
+
+def test_bad_metadata_is_a_clear_error(tmp_path: Path) -> None:
+    _write(tmp_path / 'bag', 'mcap', n=2)
+    (tmp_path / 'bag' / 'metadata.yaml').write_text('rosbag2_bagfile_information: [1, 2\n')
+    with pytest.raises(BagError, match='cannot read bag'):
+        BagReader(tmp_path / 'bag').open()

@@ -1,0 +1,384 @@
+"""rosbag2 reading and writing of raw CDR messages, over ``rosbags.rosbag2``.
+
+Writers produce bag version 8 (what Humble and Jazzy both read), MCAP by default or sqlite3 on
+request, refuse to overwrite anything and add each connection on first use with its message
+definition and type hash. A *staged* writer builds the bag in a hidden sibling folder and moves it
+to its name only when closed as complete; otherwise it lands at ``<name>.incomplete`` with
+``vbp_ros.complete: 'false'`` in its metadata, still a readable bag.
+
+Readers accept a bag folder or a single ``.mcap`` / ``.db3`` file, and turn every failure of the
+underlying libraries (missing files, bad metadata, truncated chunks, corrupt databases) into a
+:class:`~vbp_ros.bag.errors.BagError` that names the bag.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vbp_ros.bag.errors import BagError
+from vbp_ros.bag.types import definition
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator
+    from types import TracebackType
+
+    from rosbags.interfaces import Connection
+
+LOG = logging.getLogger(__name__)
+STORAGES = ('mcap', 'sqlite3')
+COMPLETE_KEY = 'vbp_ros.complete'
+INCOMPLETE_SUFFIX = '.incomplete'
+_STORAGE_FILES = ('.mcap', '.db3')
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that the storage libraries raise for unreadable or damaged bags."""
+    from rosbags.rosbag2 import ReaderError
+
+    errors: list[type[BaseException]] = [ReaderError, OSError, ValueError, KeyError, IndexError,
+                                         EOFError, TypeError, struct.error, AssertionError]
+    try:
+        import apsw
+        errors.append(apsw.Error)
+    except ImportError:  # pragma: no cover - rosbags always ships it
+        pass
+    import sqlite3
+    errors.append(sqlite3.Error)
+    return tuple(errors)
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """What a bag says about one topic.
+
+    Attributes:
+        name: topic name.
+        ros_type: e.g. ``'sensor_msgs/msg/Image'``.
+        count: number of messages.
+        msgdef: stored ``.msg`` definition ('' when the bag has none).
+        rihs01: stored type hash ('' when the bag has none).
+    """
+
+    name: str
+    ros_type: str
+    count: int
+    msgdef: str = ''
+    rihs01: str = ''
+
+
+class BagReader:
+    """Read raw CDR messages from a rosbag2 folder or a single ``.mcap`` / ``.db3`` file.
+
+    Use as a context manager; :meth:`messages` yields ``(topic, stamp_ns, cdr)``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        """Check the path; nothing is opened yet.
+
+        Raises:
+            BagError: the path does not exist.
+        """
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BagError(f'bag not found: {self.path}')
+        self._reader: Any = None
+        self._errors = _read_errors()
+
+    def open(self) -> None:
+        """Open the bag and read its index.
+
+        Raises:
+            BagError: it is not a readable rosbag2 bag.
+        """
+        from rosbags.rosbag2 import Reader
+
+        target = self._storage_target()
+        try:
+            reader = Reader(target)
+            reader.open()
+        except self._errors as exc:
+            msg = f'cannot read bag {self.path}: {exc}'
+            raise BagError(msg) from None
+        self._reader = reader
+
+    def _storage_target(self) -> Path:
+        """The folder, or the lone storage file of a folder without metadata.yaml."""
+        if not self.path.is_dir() or (self.path / 'metadata.yaml').is_file():
+            return self.path
+        files = sorted(p for p in self.path.iterdir() if p.suffix in _STORAGE_FILES)
+        if len(files) == 1:
+            LOG.warning('%s has no metadata.yaml; reading %s directly', self.path, files[0].name)
+            return files[0]
+        msg = (f'cannot read bag {self.path}: no metadata.yaml'
+               + (f' and {len(files)} storage files' if files else ' and no .mcap/.db3 file'))
+        raise BagError(msg)
+
+    def close(self) -> None:
+        """Close the bag (idempotent)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+    def __enter__(self) -> BagReader:
+        """Open on entering the context."""
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        """Close; exceptions propagate."""
+        self.close()
+        return False
+
+    @property
+    def reader(self) -> Any:
+        """The open ``rosbags`` reader."""
+        if self._reader is None:
+            raise BagError(f'bag {self.path} is not open')
+        return self._reader
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The bag's ``custom_data`` (empty when it has none)."""
+        storage = getattr(self.reader, 'storage', None)
+        meta = getattr(storage, 'metadata', None)
+        return dict(getattr(meta, 'custom', None) or {})
+
+    @property
+    def topics(self) -> dict[str, TopicInfo]:
+        """Topics by name, in name order."""
+        out = {}
+        for name, info in sorted(self.reader.topics.items()):
+            conns = info.connections
+            out[name] = TopicInfo(name=name, ros_type=info.msgtype or '', count=info.msgcount,
+                                  msgdef=info.msgdef.data if info.msgdef else '',
+                                  rihs01=conns[0].digest if conns else '')
+        return out
+
+    def messages(self, topics: Collection[str] | None = None) -> Iterator[tuple[str, int, bytes]]:
+        """Messages in time order as ``(topic, stamp_ns, cdr)``.
+
+        Args:
+            topics: topic names to read; None reads all.
+
+        Raises:
+            BagError: a topic is not in the bag, or the bag turns out damaged while reading.
+        """
+        known = self.topics
+        if topics is not None:
+            missing = [t for t in topics if t not in known]
+            if missing:
+                msg = (f'topic(s) {", ".join(missing)} not in bag {self.path}; it has: '
+                       + (', '.join(f'{t} [{i.ros_type}]' for t, i in known.items()) or 'none'))
+                raise BagError(msg)
+        wanted = set(known if topics is None else topics)
+        conns = [c for c in self.reader.connections if c.topic in wanted]
+        if not conns:
+            return
+        it = self.reader.messages(connections=conns)
+        while True:
+            try:
+                conn, stamp, data = next(it)
+            except StopIteration:
+                return
+            except self._errors as exc:
+                msg = f'bag {self.path} is damaged or truncated: {exc}'
+                raise BagError(msg) from None
+            yield conn.topic, stamp, data
+
+
+class BagWriter:
+    """Write raw CDR messages to a new rosbag2 bag (version 8).
+
+    Thread-safe: :meth:`write` may be called from several threads, except with sqlite3, whose
+    connection belongs to the thread that called :meth:`open`.
+    """
+
+    def __init__(self, path: str | Path, *, storage: str = 'mcap', version: int = 8,
+                 staged: bool = False) -> None:
+        """Check arguments; nothing is created until :meth:`open`.
+
+        Args:
+            path: the bag folder to create.
+            storage: 'mcap' or 'sqlite3'.
+            version: rosbag2 metadata version (8 is read by Humble and Jazzy).
+            staged: build the bag in a hidden sibling folder; :meth:`close` moves it to ``path``
+                when complete, else to ``path.incomplete``.
+
+        Raises:
+            ValueError: unknown storage or version.
+            BagError: ``path`` (or, staged, ``path.incomplete``) exists already.
+        """
+        if storage not in STORAGES:
+            raise ValueError(f'storage {storage!r} is not one of {STORAGES}')
+        if version not in (8, 9):
+            raise ValueError(f'rosbag2 version {version} is not 8 or 9')
+        self.path = Path(path)
+        self.storage = storage
+        self.version = version
+        self.staged = staged
+        for p in (self.path, self.incomplete_path) if staged else (self.path,):
+            if p.exists() or p.is_symlink():
+                raise BagError(f'{p} exists already; not overwriting it')
+        self.final_path: Path | None = None
+        self._stage_dir: Path | None = None
+        self._writer: Any = None
+        self._conns: dict[str, Connection] = {}
+        self._counts: dict[str, int] = {}
+        self._custom: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def incomplete_path(self) -> Path:
+        """Where a staged bag goes when closed as incomplete."""
+        return self.path.with_name(self.path.name + INCOMPLETE_SUFFIX)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Messages written so far, per topic."""
+        with self._lock:
+            return dict(self._counts)
+
+    def open(self) -> None:
+        """Create the bag.
+
+        Raises:
+            BagError: it cannot be created.
+        """
+        from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+
+        target = self.path
+        if self.staged:
+            self._stage_dir = self.path.with_name(f'.{self.path.name}.partial-{os.getpid()}')
+            target = self._stage_dir / self.path.name
+        plugin = StoragePlugin.MCAP if self.storage == 'mcap' else StoragePlugin.SQLITE3
+        try:
+            if self._stage_dir is not None:
+                self._stage_dir.mkdir(parents=True)
+            writer = Writer(target, version=self.version, storage_plugin=plugin)  # type: ignore
+            writer.open()
+        except (WriterError, OSError) as exc:
+            self._remove_stage()
+            raise BagError(f'cannot create bag {self.path}: {exc}') from None
+        self._writer = writer
+
+    def set_metadata(self, key: str, value: str) -> None:
+        """Store a string in the bag's ``custom_data``."""
+        self._custom[key] = str(value)
+
+    def add_topic(self, topic: str, ros_type: str, *, msgdef: str = '',
+                  rihs01: str = '') -> None:
+        """Register a topic now (otherwise the first :meth:`write` does).
+
+        Args:
+            topic: topic name.
+            ros_type: message type name.
+            msgdef, rihs01: definition and hash to store (e.g. copied from an input bag); looked
+                up by type name when empty.
+
+        Raises:
+            BagError: the topic exists with another type, or the type is unknown.
+        """
+        with self._lock:
+            self._connection(topic, ros_type, msgdef, rihs01)
+
+    def _connection(self, topic: str, ros_type: str, msgdef: str = '',
+                    rihs01: str = '') -> Connection:
+        conn = self._conns.get(topic)
+        if conn is not None:
+            if conn.msgtype != ros_type:
+                msg = f'topic {topic} is {conn.msgtype} in this bag, cannot write {ros_type}'
+                raise BagError(msg)
+            return conn
+        if self._writer is None:
+            raise BagError(f'bag {self.path} is not open')
+        if not msgdef or not rihs01:
+            msgdef, rihs01 = definition(ros_type)
+        conn = self._writer.add_connection(topic, ros_type, msgdef=msgdef, rihs01=rihs01)
+        self._conns[topic] = conn
+        self._counts[topic] = 0
+        return conn
+
+    def write(self, topic: str, ros_type: str, cdr: bytes | bytearray | memoryview,
+              stamp_ns: int) -> None:
+        """Write one serialized message.
+
+        Args:
+            topic: topic name (its connection is created on first use).
+            ros_type: message type name.
+            cdr: CDR bytes with encapsulation header.
+            stamp_ns: the bag timestamp in nanoseconds.
+
+        Raises:
+            BagError: the bag is not open, or the topic clashes with an earlier type.
+        """
+        with self._lock:
+            conn = self._connection(topic, ros_type)
+            try:
+                self._writer.write(conn, int(stamp_ns), cdr)
+            except OSError as exc:
+                raise BagError(f'cannot write to bag {self.path}: {exc}') from None
+            self._counts[topic] += 1
+
+    def close(self, complete: bool = True) -> Path | None:
+        """Finish the bag so it is readable; idempotent.
+
+        Args:
+            complete: staged writers move the bag to its name only when True, else to
+                ``<name>.incomplete``. Either way ``custom_data`` says which.
+
+        Returns:
+            Where the bag now is (None if it was never opened).
+        """
+        with self._lock:
+            writer, self._writer = self._writer, None
+            if writer is None:
+                return self.final_path
+            if self.staged:
+                self._custom[COMPLETE_KEY] = 'true' if complete else 'false'
+            for key, value in self._custom.items():
+                writer.set_custom_data(key, value)
+            try:
+                writer.close()
+            except OSError as exc:
+                raise BagError(f'cannot finish bag {self.path}: {exc}') from None
+            self.final_path = self.path
+            if self.staged:
+                assert self._stage_dir is not None
+                dest = self.path if complete else self.incomplete_path
+                if dest.exists():
+                    dest = _free_name(dest)
+                os.replace(self._stage_dir / self.path.name, dest)
+                self._remove_stage()
+                self.final_path = dest
+            return self.final_path
+
+    def _remove_stage(self) -> None:
+        if self._stage_dir is not None and self._stage_dir.exists():
+            shutil.rmtree(self._stage_dir, ignore_errors=True)
+
+    def __enter__(self) -> BagWriter:
+        """Open on entering the context."""
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        """Close; after an exception a staged bag is closed as incomplete. Never suppresses."""
+        self.close(complete=exc_type is None)
+        return False
+
+
+def _free_name(path: Path) -> Path:
+    """``path`` with the first free numeric suffix (``x.incomplete.1``, ...)."""
+    for i in range(1, 10000):
+        cand = path.with_name(f'{path.name}.{i}')
+        if not cand.exists():
+            return cand
+    raise BagError(f'no free name next to {path}')

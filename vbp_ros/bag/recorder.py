@@ -1,0 +1,185 @@
+"""Record every message a node publishes into a rosbag2 bag, without ROS.
+
+``vbp-ros node --record DIR`` hands each outgoing message to a :class:`BagRecorder` as the CDR
+bytes that go on the wire, so the bag holds exactly what was published. Writing happens on a
+background thread so the node's publishing path only pays for a queue put; nothing is ever
+dropped: when the queue holds ``max_queue_bytes`` the caller waits.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vbp_ros.bag.errors import BagError
+from vbp_ros.bag.io import BagWriter
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+LOG = logging.getLogger(__name__)
+_STOP = None
+
+
+def recording_path(path: str | Path) -> Path:
+    """The bag folder a recording to ``path`` creates.
+
+    A path that does not exist is the bag itself. An existing folder that is not a bag gets a
+    new time-stamped bag inside it (``vbp_YYYYmmdd_HHMMSS``), as ``ros2 bag record`` does.
+
+    Raises:
+        BagError: ``path`` is an existing bag or a file.
+    """
+    path = Path(path)
+    if not path.exists():
+        return path
+    if path.is_dir() and not (path / 'metadata.yaml').exists() and not any(
+            p.suffix in ('.mcap', '.db3') for p in path.iterdir()):
+        stamp = time.strftime('%Y%m%d_%H%M%S')
+        bag = path / f'vbp_{stamp}'
+        i = 1
+        while bag.exists():
+            bag = path / f'vbp_{stamp}_{i}'
+            i += 1
+        return bag
+    raise BagError(f'{path} exists already (a bag or a file); not overwriting it')
+
+
+class BagRecorder:
+    """Thread-safe recorder of serialized messages into a new rosbag2 bag (version 8).
+
+    Example:
+        >>> with BagRecorder('/tmp/drive') as rec:          # doctest: +SKIP
+        ...     rec('/vbp/steering', 'ackermann_msgs/msg/AckermannDriveStamped', cdr, stamp_ns)
+    """
+
+    def __init__(self, path: str | Path, storage: str = 'mcap', *,
+                 max_queue_bytes: int = 512 * 2**20) -> None:
+        """Create the bag and start the writing thread.
+
+        Args:
+            path: bag folder to create, or an existing plain folder to create one in
+                (see :func:`recording_path`).
+            storage: 'mcap' (default) or 'sqlite3'.
+            max_queue_bytes: bytes waiting to be written before callers block.
+
+        Raises:
+            ValueError: unknown storage.
+            BagError: the bag cannot be created.
+        """
+        self.path = recording_path(path)
+        # sqlite3 connections belong to the thread that made them: the writing thread opens,
+        # writes and closes the bag.
+        self._writer = BagWriter(self.path, storage=storage, version=8)
+        self._opened = threading.Event()
+        self._queue: queue.Queue[tuple[str, str, bytes, int] | None] = queue.Queue()
+        self._room = threading.Condition()
+        self._pending = 0
+        self._max_bytes = max(1, int(max_queue_bytes))
+        self._error: BaseException | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name='vbp-bag-recorder', daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise BagError(str(self._error))
+        LOG.info('recording to %s (%s)', self.path, storage)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Messages written so far, per topic (queued ones not yet included)."""
+        return self._writer.counts
+
+    def __call__(self, topic: str, ros_type: str, cdr: bytes | bytearray | memoryview,
+                 stamp_ns: int) -> None:
+        """Queue one published message for the bag.
+
+        Args:
+            topic: topic it was published on.
+            ros_type: its type, e.g. ``'sensor_msgs/msg/Image'``.
+            cdr: the serialized message (copied unless it is ``bytes``).
+            stamp_ns: bag timestamp in nanoseconds (publication time).
+
+        Raises:
+            BagError: the recorder is closed, or writing failed earlier.
+        """
+        data = cdr if isinstance(cdr, bytes) else bytes(cdr)
+        size = len(data)
+        with self._room:
+            while True:
+                if self._error is not None:
+                    raise BagError(f'recording to {self.path} failed: {self._error}')
+                if self._closed:
+                    raise BagError(f'recorder for {self.path} is closed')
+                if self._pending == 0 or self._pending + size <= self._max_bytes:
+                    break
+                self._room.wait(0.5)
+            self._pending += size
+            self._queue.put((topic, ros_type, data, int(stamp_ns)))
+
+    def _run(self) -> None:
+        try:
+            self._writer.open()
+        except BagError as exc:
+            self._error = exc
+            return
+        finally:
+            self._opened.set()
+        try:
+            self._write_queued()
+        finally:
+            try:
+                self._writer.close()
+            except BagError as exc:
+                LOG.error('%s', exc)
+                self._error = self._error or exc
+
+    def _write_queued(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            topic, ros_type, data, stamp = item
+            try:
+                if self._error is None:
+                    self._writer.write(topic, ros_type, data, stamp)
+            except Exception as exc:  # a dead writer thread would block callers forever
+                LOG.error('recording to %s failed: %s', self.path, exc)
+                self._error = exc
+            finally:
+                with self._room:
+                    self._pending -= len(data)
+                    self._room.notify_all()
+
+    def close(self) -> Path:
+        """Write what is queued, finish the bag and return its path; idempotent.
+
+        Raises:
+            BagError: a write failed (the bag is still finished with what was written).
+        """
+        with self._close_lock:
+            if not self._closed:
+                with self._room:
+                    self._closed = True
+                    self._queue.put(_STOP)
+                self._thread.join()
+                total = sum(self._writer.counts.values())
+                LOG.info('recorded %d messages to %s', total, self.path)
+        if self._error is not None:
+            raise BagError(f'recording to {self.path} failed: {self._error}')
+        return self.path
+
+    def __enter__(self) -> BagRecorder:
+        """The recorder is already open."""
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        """Close; exceptions propagate."""
+        self.close()
+        return False
