@@ -1,0 +1,56 @@
+"""rosbags type stores holding all vbp_ros message types (ackermann_msgs included)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vbp_ros.msgs.names import msg_definition, ros_type
+from vbp_ros.msgs.registry import check_distro, DEFAULT_DISTRO, HUMBLE_TYPES
+from vbp_ros.msgs.types import AckermannDrive, AckermannDriveStamped
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
+
+#: Types that rosbags' stock stores lack and that are registered from their .msg text.
+EXTRA_TYPES: tuple[type, ...] = (AckermannDrive, AckermannDriveStamped)
+
+
+def typestore(distro: str = DEFAULT_DISTRO) -> Typestore:
+    """Return a new rosbags type store for a distribution with every vbp_ros type registered.
+
+    Args:
+        distro: ``'jazzy'`` (default), ``'humble'``, ``'iron'``, ``'kilted'`` or ``'rolling'``
+            (rolling uses rosbags' latest store).
+
+    Returns:
+        A rosbags ``Typestore`` (a fresh one: registering into it does not affect others).
+
+    Raises:
+        MsgError: Unknown distribution.
+    """
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+
+    name = check_distro(distro)
+    store = get_typestore(Stores.LATEST if name == 'rolling' else Stores(f'ros2_{name}'))
+    types = {}
+    for cls in EXTRA_TYPES:
+        types.update(get_types_from_msg(msg_definition(cls), ros_type(cls)))
+    store.register(types)
+    return store
+
+
+def compute_type_hash(cls: type, distro: str | None = None) -> str:
+    """Compute a message type's RIHS01 hash with rosbags (slow; :func:`type_hash` is cached).
+
+    Args:
+        cls: A message class.
+        distro: Type store to use; by default Humble for the Humble-layout classes, else Jazzy.
+
+    Returns:
+        ``'RIHS01_<64 hex digits>'``.
+
+    Raises:
+        MsgError: Unknown distribution.
+    """
+    if distro is None:
+        distro = 'humble' if cls in HUMBLE_TYPES else DEFAULT_DISTRO
+    return typestore(distro).hash_rihs01(ros_type(cls))
