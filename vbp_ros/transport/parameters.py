@@ -1,0 +1,248 @@
+"""Parameter declarations that both middlewares understand, and ROS-style parameter files.
+
+A :class:`ParamSpec` becomes an rclpy ``ParameterDescriptor`` (description, ranges, allowed
+values) on ROS 2, and is validated here on the DDS path, where values come from a ROS 2 parameter
+file (``<node>: ros__parameters:`` or ``/**: ros__parameters:``) and ``name:=value`` overrides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from vbp_ros.errors import VbpError
+
+
+class ParamError(VbpError, ValueError):
+    """A parameter value is of the wrong type, out of range or not an allowed choice."""
+
+
+_TYPES = {bool: 'bool', int: 'integer', float: 'double', str: 'string', list: 'array'}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter.
+
+    Attributes:
+        name: parameter name.
+        default: default value; its type is the parameter's type (a list of floats for
+            double arrays). An empty list means "not set".
+        description: one line shown by ``ros2 param describe``.
+        range: (min, max) for numbers, inclusive.
+        choices: allowed values for strings.
+        item_type: element type of list parameters (float or int).
+    """
+
+    name: str
+    default: Any
+    description: str
+    range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+    item_type: type | None = None
+
+    @property
+    def type(self) -> type:
+        """Python type of the parameter."""
+        return type(self.default)
+
+    def constraints(self) -> str:
+        """Human-readable constraints, for descriptors and error messages."""
+        if self.choices:
+            return 'one of ' + ', '.join(self.choices)
+        if self.range:
+            return f'in [{self.range[0]}, {self.range[1]}]'
+        return ''
+
+    def validate(self, value: Any) -> Any:
+        """Coerce and check a value.
+
+        Args:
+            value: candidate value (from YAML, a command line or ROS).
+
+        Returns:
+            The value converted to the parameter's type.
+
+        Raises:
+            ParamError: wrong type, out of range or not an allowed choice; the message names the
+                parameter and the value.
+        """
+        kind = self.type
+        try:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError
+                out: Any = value
+            elif kind is int:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError
+                out = int(value)
+            elif kind is float:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise TypeError
+                out = float(value)
+            elif kind is str:
+                if not isinstance(value, str):
+                    raise TypeError
+                out = value
+            else:
+                if not isinstance(value, (list, tuple)):
+                    raise TypeError
+                item = self.item_type or float
+                out = [item(v) for v in value]
+        except (TypeError, ValueError):
+            msg = (f'parameter {self.name!r}: {value!r} is not a {_TYPES.get(kind, kind)}'
+                   f'{" of " + self.item_type.__name__ if self.item_type else ""}')
+            raise ParamError(msg) from None
+        if self.choices and out not in self.choices:
+            msg = f'parameter {self.name!r}: {out!r} is not {self.constraints()}'
+            raise ParamError(msg)
+        if self.range and kind in (int, float):
+            lo, hi = self.range
+            if not lo <= out <= hi:
+                msg = f'parameter {self.name!r}: {out!r} is not {self.constraints()}'
+                raise ParamError(msg)
+        return out
+
+
+def load_params_file(path: str | Path, node_name: str, namespace: str = '/') -> dict[str, Any]:
+    """Read a ROS 2 parameter file and return the values for one node.
+
+    Entries under ``/**``, ``<node>``, ``/<node>`` and ``/<namespace>/<node>`` apply, in that
+    order (later wins), as with ``--params-file`` on ROS 2.
+
+    Args:
+        path: the YAML file.
+        node_name: the node's name.
+        namespace: the node's namespace.
+
+    Returns:
+        Flat mapping of parameter name to value (nested keys joined with '.').
+
+    Raises:
+        ParamError: the file cannot be read or has no ``ros__parameters``.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f'cannot read parameter file {path}: {exc}'
+        raise ParamError(msg) from None
+    if not isinstance(data, dict):
+        msg = f'parameter file {path} is not a mapping'
+        raise ParamError(msg)
+    ns = '/' + namespace.strip('/')
+    keys = ['/**', node_name, '/' + node_name, ns.rstrip('/') + '/' + node_name]
+    out: dict[str, Any] = {}
+    for key in keys:
+        section = data.get(key)
+        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
+            out.update(_flatten(section['ros__parameters']))
+    return out
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + '.'))
+        else:
+            out[name] = value
+    return out
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``name:=value`` (ROS style) or ``name=value``; the value is read as YAML.
+
+    Raises:
+        ParamError: no ``=`` in the text.
+    """
+    sep = ':=' if ':=' in text else '='
+    name, eq, raw = text.partition(sep)
+    if not eq or not name:
+        msg = f'expected name:=value, got {text!r}'
+        raise ParamError(msg)
+    try:
+        value = yaml.safe_load(raw) if raw != '' else ''
+    except yaml.YAMLError:
+        value = raw
+    return name.strip(), value
+
+
+def resolve_values(specs: Sequence[ParamSpec], *sources: Mapping[str, Any],
+                   strict: bool = True) -> dict[str, Any]:
+    """Merge value sources over the defaults and validate every parameter.
+
+    Args:
+        specs: the declared parameters.
+        sources: mappings of name to value, later ones win.
+        strict: unknown names raise instead of being ignored.
+
+    Returns:
+        name -> validated value, for every declared parameter.
+
+    Raises:
+        ParamError: a value is invalid or (strict) a name is not declared.
+    """
+    by_name = {s.name: s for s in specs}
+    values = {s.name: s.default for s in specs}
+    for source in sources:
+        for name, value in source.items():
+            if name not in by_name:
+                if strict:
+                    msg = f'unknown parameter {name!r} (known: {", ".join(sorted(by_name))})'
+                    raise ParamError(msg)
+                continue
+            values[name] = value
+    return {name: by_name[name].validate(value) for name, value in values.items()}
+
+
+def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict[str, str],
+                                                 list[str]]:
+    """Pull ROS 2 style arguments out of a command line.
+
+    Understands ``--ros-args`` sections with ``-p name:=value``, ``-r from:=to``,
+    ``--params-file FILE`` and ``--remap``/``--param`` long forms; ``--ros-args`` sections end at
+    ``--`` as in rcl.
+
+    Args:
+        argv: command line words.
+
+    Returns:
+        (other words, parameter overrides, remappings, parameter files).
+    """
+    rest: list[str] = []
+    params: dict[str, Any] = {}
+    remaps: dict[str, str] = {}
+    files: list[str] = []
+    words = list(argv)
+    i = 0
+    in_ros = False
+    while i < len(words):
+        word = words[i]
+        if word == '--ros-args':
+            in_ros = True
+        elif in_ros and word == '--':
+            in_ros = False
+        elif in_ros and word in ('-p', '--param') and i + 1 < len(words):
+            name, value = parse_assignment(words[i + 1])
+            params[name] = value
+            i += 1
+        elif in_ros and word in ('-r', '--remap') and i + 1 < len(words):
+            src, _, dst = words[i + 1].partition(':=')
+            if not dst:
+                msg = f'expected from:=to after {word}, got {words[i + 1]!r}'
+                raise ParamError(msg)
+            remaps[src] = dst
+            i += 1
+        elif in_ros and word == '--params-file' and i + 1 < len(words):
+            files.append(words[i + 1])
+            i += 1
+        elif in_ros:
+            pass  # other rcl arguments (--log-level, --enclave, ...) do not apply without ROS
+        else:
+            rest.append(word)
+        i += 1
+    return rest, params, remaps, files
