@@ -147,7 +147,8 @@ def test_deserialize_by_type_name() -> None:
     (Gid(b'short'), 'Gid.data: fixed array needs 16'),
     (NodeEntitiesInfo(node_name='n' * 257), 'string of 257 bytes exceeds its bound of 256'),
     (DiagnosticStatus(level=256), 'DiagnosticStatus.level'),
-    (DiagnosticArray(status=[DiagnosticStatus(values=[KeyValue(key=1)])]), 'KeyValue.key'),
+    (DiagnosticArray(status=[DiagnosticStatus(), DiagnosticStatus(values=[KeyValue(key=1)])]),
+     r'DiagnosticArray\.status\[1\]\.values\[0\]\.key: expected str'),
 ])
 def test_serialize_rejects_bad_fields(msg: Any, match: str) -> None:
     with pytest.raises(MsgError, match=match):

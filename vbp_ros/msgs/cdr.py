@@ -33,7 +33,27 @@ _SER_ERRORS = (struct.error, TypeError, AttributeError, ValueError, OverflowErro
 
 
 class _Located(MsgError):
-    """A MsgError that already names the field it happened in."""
+    """A MsgError on its way out, collecting the path of fields it happened in."""
+
+    def __init__(self, reason: str, name: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = [name]
+
+    def where(self, cls: type) -> str:
+        """Return ``'Image.header.frame_id: reason'`` for the top-level class ``cls``."""
+        text = cls.__name__
+        for part in self.path:
+            text += part if part.startswith('[') else f'.{part}'
+        return f'{text}: {self.reason}'
+
+
+def _locate(exc: Exception, part: str) -> _Located:
+    """Return ``exc`` as a _Located error with ``part`` prepended to its field path."""
+    if isinstance(exc, _Located):
+        exc.path.insert(0, part)
+        return exc
+    return _Located(str(exc), part)
 
 
 class _Out:
@@ -118,8 +138,11 @@ def _items_writer(item: Writer, fixed: int, bound: int) -> Writer:
         _check_count(len(value), fixed, bound)
         if not fixed:
             _write_u32(out, len(value))
-        for elem in value:
-            item(out, elem)
+        for index, elem in enumerate(value):
+            try:
+                item(out, elem)
+            except (MsgError, *_SER_ERRORS) as exc:
+                raise _locate(exc, f'[{index}]') from None
     return write
 
 
@@ -184,17 +207,13 @@ def _message_writer(cls: type) -> Writer:
     except KeyError:
         pass
     ops = [(spec.name, _field_writer(spec)) for spec in fields_of(cls)]
-    clsname = cls.__name__
 
     def write(out: _Out, obj: Any) -> None:
         for name, op in ops:
             try:
                 op(out, getattr(obj, name))
-            except _Located:
-                raise
             except (MsgError, *_SER_ERRORS) as exc:
-                msg = f'{clsname}.{name}: {exc}'
-                raise _Located(msg) from None
+                raise _locate(exc, name) from None
     _WRITERS[cls] = write
     return write
 
@@ -220,7 +239,8 @@ def serialize(msg: Any) -> bytes:
     try:
         write(out, msg)
     except _Located as exc:
-        raise MsgError(f'cannot serialize {msg.__msgtype__}: {exc}') from None
+        text = f'cannot serialize {exc.where(type(msg))}'
+        raise MsgError(text) from None
     return out.getvalue()
 
 
@@ -301,8 +321,11 @@ def _items_reader(item: Reader, endian: str, fixed: int, min_size: int) -> Reade
         else:
             count, pos = read_count(view, pos, min_size)
         items = []
-        for _ in range(count):
-            value, pos = item(view, pos)
+        for index in range(count):
+            try:
+                value, pos = item(view, pos)
+            except MsgError as exc:
+                raise _locate(exc, f'[{index}]') from None
             items.append(value)
         return items, pos
     return read
@@ -376,18 +399,14 @@ def _message_reader(cls: type, endian: str) -> Reader:
     except KeyError:
         pass
     ops = [(spec.name, _field_reader(spec, endian)) for spec in fields_of(cls)]
-    clsname = cls.__name__
 
     def read(view: memoryview, pos: int) -> tuple[Any, int]:
         values = []
         for name, op in ops:
             try:
                 value, pos = op(view, pos)
-            except _Located:
-                raise
             except MsgError as exc:
-                msg = f'{clsname}.{name}: {exc}'
-                raise _Located(msg) from None
+                raise _locate(exc, name) from None
             values.append(value)
         return cls(*values), pos
     _READERS[cls, endian] = read
@@ -441,11 +460,11 @@ def deserialize(data: Any, cls: type[T] | str) -> Any:
         raise MsgError(str(exc)) from None
     try:
         msg_obj, _ = read(view[4:], 0)
-    except MsgError as exc:
-        msg = f'bad {getattr(cls, "__msgtype__", cls)} message: {exc}'
+    except _Located as exc:
+        msg = f'bad {cls.__msgtype__} message at {exc.where(cls)}'  # type: ignore[attr-defined]
         raise MsgError(msg) from None
     except (struct.error, IndexError, ValueError, OverflowError, MemoryError,
             RecursionError) as exc:   # defensive: every length is checked before use
-        msg = f'bad {getattr(cls, "__msgtype__", cls)} message: {exc}'
+        msg = f'bad {cls.__msgtype__} message: {exc}'  # type: ignore[attr-defined]
         raise MsgError(msg) from None
     return msg_obj
