@@ -6,6 +6,7 @@ publisher also accepts a dataclass and serialises it.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Protocol, Sequence, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ class Transport(Protocol):
     def logger(self) -> Any:
         """Logger with debug/info/warning/error methods."""
 
-    def spin(self) -> None:
-        """Block until shutdown (Ctrl-C or :meth:`close` from another thread)."""
+    def spin(self, until: threading.Event) -> None:
+        """Serve callbacks until ``until`` is set (or Ctrl-C, or the middleware shuts down)."""
 
     def close(self) -> None:
         """Destroy every endpoint and leave the middleware."""

@@ -319,9 +319,9 @@ class DdsTransport:
                     except Exception:  # noqa: BLE001 -- a callback bug must not stop dispatch
                         self._logger.exception('callback of %s failed', sub.topic)
 
-    def spin(self) -> None:
-        """Block until :meth:`close` is called (or KeyboardInterrupt)."""
-        while not self._closed.wait(0.5):
+    def spin(self, until: threading.Event) -> None:
+        """Block until ``until`` is set or the transport is closed (callbacks run meanwhile)."""
+        while not until.wait(0.2) and not self._closed.is_set():
             pass
 
     def close(self) -> None:

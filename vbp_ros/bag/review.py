@@ -1,0 +1,418 @@
+"""Review a processed or recorded drive: an H.264 video and an HTML page of its highlights.
+
+The video shows, per frame, the VisualBackProp overlay (from the overlay topic, or composed from
+the camera and mask topics, or the mask alone) above a strip that plots the steering angle over
+the whole drive with a cursor at the current frame. The page lists the frames where the steering
+command or the mask changed most from the frame before, as JPEG thumbnails (before / after).
+
+Two passes over the bag: the first reads steering and (downsampled) masks to rank frames; the
+second decodes frames once for the video and the thumbnails.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import cv2
+import numpy as np
+
+from vbp_ros.bag.errors import BagError
+from vbp_ros.bag.html import Highlight, Section, write_page
+from vbp_ros.bag.io import BagReader, TopicInfo
+from vbp_ros.bag.plot import SteeringStrip
+from vbp_ros.bag.process import ACKERMANN, CAMERA_TYPES, IMAGE
+from vbp_ros.bag.video import Mp4Writer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+LOG = logging.getLogger(__name__)
+_SMALL = (64, 36)  # masks are compared at this size (width, height)
+
+
+@dataclass
+class ReviewOptions:
+    """What :func:`review_bag` reads and makes.
+
+    Attributes:
+        steering_topic, mask_topic, overlay_topic: the node's output topics.
+        camera_topic: camera topic for composing overlays when the bag has none (None: the only
+            image topic that is not an output).
+        top_k: frames per highlight gallery.
+        width: video width in pixels (None: the frame's, at most 1280).
+        plot_height: height of the steering strip under each frame.
+        fps: video frame rate (None: from the frame times).
+        crf, preset: libx264 quality and speed.
+        thumb_width: thumbnail width on the page.
+        video: make the video (the page is always made).
+    """
+
+    steering_topic: str = '/vbp/steering'
+    mask_topic: str = '/vbp/mask'
+    overlay_topic: str = '/vbp/overlay'
+    camera_topic: str | None = None
+    top_k: int = 12
+    width: int | None = None
+    plot_height: int = 160
+    fps: float | None = None
+    crf: int = 23
+    preset: str = 'veryfast'
+    thumb_width: int = 320
+    video: bool = True
+
+    def __post_init__(self) -> None:
+        """Check values early.
+
+        Raises:
+            ValueError: a value is out of range.
+        """
+        if self.top_k < 0:
+            raise ValueError(f'top_k {self.top_k} must not be negative')
+        if self.width is not None and self.width < 64:
+            raise ValueError(f'width {self.width} must be at least 64')
+        if self.plot_height < 32:
+            raise ValueError(f'plot_height {self.plot_height} must be at least 32')
+        if self.thumb_width < 16:
+            raise ValueError(f'thumb_width {self.thumb_width} must be at least 16')
+
+
+@dataclass
+class ReviewReport:
+    """What :func:`review_bag` made.
+
+    Attributes:
+        out_dir: folder holding everything.
+        html: the page.
+        video: the MP4 (None when not made).
+        frames: video frames written.
+        source: where frames came from: 'overlay', 'camera+mask' or 'mask'.
+        steering: highlights by steering change.
+        mask: highlights by mask change.
+    """
+
+    out_dir: Path
+    html: Path
+    video: Path | None
+    frames: int
+    source: str
+    steering: list[Highlight] = field(default_factory=list)
+    mask: list[Highlight] = field(default_factory=list)
+
+
+@dataclass
+class _Series:
+    """Steering per frame: bag times, header stamps, angles (all ascending by bag time)."""
+
+    bag_ns: np.ndarray
+    stamp_ns: np.ndarray
+    angle: np.ndarray
+
+
+def top_changes(values: np.ndarray, k: int, min_gap: int = 1) -> list[int]:
+    """Indices of the ``k`` largest values, at least ``min_gap`` apart, largest first.
+
+    Args:
+        values: one score per frame (NaN never chosen).
+        k: how many.
+        min_gap: an index is skipped when a chosen one is closer than this.
+    """
+    order = np.argsort(-np.nan_to_num(np.asarray(values, np.float64), nan=-np.inf),
+                       kind='stable')
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) >= k or not np.isfinite(values[i]):
+            break
+        if all(abs(int(i) - c) >= min_gap for c in chosen):
+            chosen.append(int(i))
+    return chosen
+
+
+def _stamp(header: Any) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+class _Review:
+    def __init__(self, reader: BagReader, out_dir: Path, opts: ReviewOptions,
+                 progress: Callable[[int], None] | None) -> None:
+        from vbp_ros import msgs
+
+        self.msgs = msgs
+        self.reader, self.out_dir, self.opts, self.progress = reader, out_dir, opts, progress
+        self.topics: dict[str, TopicInfo] = reader.topics
+
+    # -- what the bag offers ----------------------------------------------------------------
+    def _topic(self, name: str, types: tuple[str, ...]) -> str | None:
+        info = self.topics.get(name)
+        return name if info is not None and info.ros_type in types else None
+
+    def source(self) -> tuple[str, list[str]]:
+        """('overlay'|'camera+mask'|'mask', topics to read for frames)."""
+        listing = ', '.join(f'{t} [{i.ros_type}]' for t, i in self.topics.items()) or 'none'
+        o = self.opts
+        if self._topic(o.steering_topic, (ACKERMANN,)) is None:
+            msg = (f'no steering topic {o.steering_topic} ({ACKERMANN}) in {self.reader.path}; '
+                   f'it has: {listing}. Run `vbp-ros process` on a camera bag first.')
+            raise BagError(msg)
+        if self._topic(o.overlay_topic, CAMERA_TYPES):
+            return 'overlay', [o.overlay_topic]
+        mask = self._topic(o.mask_topic, (IMAGE,))
+        camera = o.camera_topic
+        if camera is None:
+            cams = [t for t, i in self.topics.items() if i.ros_type in CAMERA_TYPES
+                    and t not in (o.mask_topic, o.overlay_topic)]
+            camera = cams[0] if len(cams) == 1 else None
+        elif self._topic(camera, CAMERA_TYPES) is None:
+            raise BagError(f'camera topic {camera} is not an image topic here; it has: {listing}')
+        if mask and camera:
+            return 'camera+mask', [camera, mask]
+        if mask:
+            return 'mask', [mask]
+        msg = (f'no overlay ({o.overlay_topic}) or mask ({o.mask_topic}) topic in '
+               f'{self.reader.path}; it has: {listing}')
+        raise BagError(msg)
+
+    # -- pass 1 -------------------------------------------------------------------------------
+    def read_series(self) -> tuple[_Series, np.ndarray, np.ndarray]:
+        """Steering series, and per-mask (header stamps, mean |change| from the mask before)."""
+        msgs, o = self.msgs, self.opts
+        bag_ns, stamps, angles = [], [], []
+        m_stamps: list[int] = []
+        m_change: list[float] = []
+        prev: np.ndarray | None = None
+        want = [o.steering_topic] + ([o.mask_topic] if o.mask_topic in self.topics
+                                     and self.topics[o.mask_topic].ros_type == IMAGE else [])
+        for topic, t, data in self.reader.messages(want):
+            try:
+                if topic == o.steering_topic:
+                    m = msgs.deserialize(data, msgs.AckermannDriveStamped)
+                    bag_ns.append(t)
+                    stamps.append(_stamp(m.header))
+                    angles.append(float(m.drive.steering_angle))
+                else:
+                    img = msgs.deserialize(data, msgs.Image)
+                    small = self._small_mask(img)
+                    m_stamps.append(_stamp(img.header))
+                    m_change.append(float(np.mean(np.abs(small - prev))) if prev is not None
+                                    else np.nan)
+                    prev = small
+            except (msgs.MsgError, ValueError) as exc:
+                raise BagError(f'unreadable message on {topic} at bag time {t}: {exc}') from None
+        order = np.argsort(np.asarray(bag_ns, np.int64), kind='stable')
+        series = _Series(np.asarray(bag_ns, np.int64)[order], np.asarray(stamps, np.int64)[order],
+                         np.asarray(angles, np.float64)[order])
+        return series, np.asarray(m_stamps, np.int64), np.asarray(m_change, np.float64)
+
+    def _small_mask(self, img: Any) -> np.ndarray:
+        from vbp_ros.encodings import decode_image
+
+        if img.encoding == 'mono8' and img.step >= img.width:
+            arr = np.frombuffer(img.data, np.uint8, count=img.step * img.height)
+            gray = arr.reshape(img.height, img.step)[:, :img.width]
+        else:
+            gray = cv2.cvtColor(decode_image(img), cv2.COLOR_RGB2GRAY)
+        return cv2.resize(gray, _SMALL, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+    # -- pass 2 -------------------------------------------------------------------------------
+    def frames(self, source: str, topics: list[str]) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(bag time, header stamp, BGR frame) in bag order."""
+        from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
+
+        msgs = self.msgs
+
+        def decode(topic: str, data: bytes) -> tuple[Any, np.ndarray]:
+            if self.topics[topic].ros_type == IMAGE:
+                msg = msgs.deserialize(data, msgs.Image)
+                if msg.encoding == 'mono8':
+                    arr = np.frombuffer(msg.data, np.uint8, count=msg.step * msg.height)
+                    return msg.header, arr.reshape(msg.height, msg.step)[:, :msg.width]
+                return msg.header, decode_image(msg)
+            msg = msgs.deserialize(data, msgs.CompressedImage)
+            return msg.header, decode_compressed(msg)
+
+        pending: dict[str, dict[int, tuple[int, np.ndarray]]] = {t: {} for t in topics}
+        for topic, t, data in self.reader.messages(topics):
+            try:
+                header, arr = decode(topic, data)
+            except (msgs.MsgError, EncodingError, ValueError) as exc:
+                raise BagError(f'unreadable frame on {topic} at bag time {t}: {exc}') from None
+            stamp = _stamp(header)
+            if source == 'overlay':
+                yield t, stamp, (cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR) if arr.ndim == 2
+                                 else cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+            elif source == 'mask':
+                yield t, stamp, _colour_mask(arr)
+            else:
+                pending[topic][stamp] = (t, arr)
+                cam, mask = (pending[x] for x in topics)
+                if stamp in cam and stamp in mask:
+                    (t_cam, rgb), (_, m) = cam.pop(stamp), mask.pop(stamp)
+                    for d in (cam, mask):  # frames without a partner are not coming any more
+                        for old in [s for s in d if s < stamp]:
+                            del d[old]
+                    yield t_cam, stamp, _compose(rgb, m)
+
+    def run(self) -> ReviewReport:
+        o = self.opts
+        source, frame_topics = self.source()
+        series, m_stamps, m_change = self.read_series()
+        if series.angle.size == 0:
+            raise BagError(f'{o.steering_topic} in {self.reader.path} has no messages')
+        t0 = int(series.bag_ns[0])
+        times = (series.bag_ns - t0) / 1e9
+        gap = max(1, series.angle.size // max(1, 4 * max(o.top_k, 1)))
+        s_change = np.full(series.angle.size, np.nan)
+        s_change[1:] = np.abs(np.diff(series.angle))
+        s_idx = top_changes(s_change, o.top_k, gap)
+        m_idx = top_changes(m_change, o.top_k, gap) if m_change.size else []
+        by_stamp = {int(s): i for i, s in enumerate(series.stamp_ns)}
+
+        def steering_at(bag_t: int, stamp: int) -> int:
+            i = by_stamp.get(stamp)
+            if i is None:
+                i = int(np.clip(np.searchsorted(series.bag_ns, bag_t), 0, series.bag_ns.size - 1))
+            return i
+
+        steer_hl = [Highlight(r + 1, float(times[i]), int(series.stamp_ns[i]),
+                              float(series.angle[i]), float(s_change[i]))
+                    for r, i in enumerate(s_idx)]
+        mask_hl = []
+        for r, j in enumerate(m_idx):
+            i = steering_at(-1, int(m_stamps[j]))
+            mask_hl.append(Highlight(r + 1, float(times[i]), int(m_stamps[j]),
+                                     float(series.angle[i]), float(m_change[j])))
+        wanted: dict[int, list[tuple[str, Highlight]]] = {}
+        for kind, hls in (('steer', steer_hl), ('mask', mask_hl)):
+            for h in hls:
+                wanted.setdefault(h.stamp_ns, []).append((kind, h))
+
+        thumbs = self.out_dir / 'frames'
+        thumbs.mkdir(parents=True, exist_ok=True)
+        video: Mp4Writer | None = None
+        strip: SteeringStrip | None = None
+        n = 0
+        prev_thumb: np.ndarray | None = None
+        size: tuple[int, int] | None = None
+        try:
+            for bag_t, stamp, bgr in self.frames(source, frame_topics):
+                if size is None:
+                    size = _video_size(bgr.shape[1], bgr.shape[0], o.width)
+                    strip = SteeringStrip(times, series.angle, size[0], o.plot_height)
+                    if o.video:
+                        fps = o.fps or _frame_rate(series.bag_ns)
+                        video = Mp4Writer(self.out_dir / 'review.mp4', size[0],
+                                          size[1] + o.plot_height, fps, crf=o.crf,
+                                          preset=o.preset)
+                assert strip is not None
+                frame = bgr if (bgr.shape[1], bgr.shape[0]) == size else cv2.resize(
+                    bgr, size, interpolation=cv2.INTER_AREA)
+                i = steering_at(bag_t, stamp)
+                if video is not None:
+                    video.write(np.vstack([frame, strip.render(float(times[i]),
+                                                               float(series.angle[i]))]))
+                thumb = _thumb(frame, o.thumb_width)
+                for kind, h in wanted.pop(stamp, []):
+                    h.image = f'frames/{kind}_{h.rank:03d}.jpg'
+                    cv2.imwrite(str(self.out_dir / h.image), thumb)
+                    if prev_thumb is not None:
+                        h.before = f'frames/{kind}_{h.rank:03d}_before.jpg'
+                        cv2.imwrite(str(self.out_dir / h.before), prev_thumb)
+                prev_thumb = thumb
+                n += 1
+                if self.progress is not None:
+                    self.progress(1)
+        except BaseException:
+            if video is not None:
+                video.abort()
+            raise
+        video_path = video.close() if video is not None else None
+        plot = None
+        if strip is not None:
+            plot_strip = SteeringStrip(times, series.angle, 1200, 240)
+            cv2.imwrite(str(self.out_dir / 'steering.png'), plot_strip.background)
+            plot = 'steering.png'
+        deg = np.degrees(series.angle)
+        summary = {
+            'bag': str(self.reader.path),
+            'frames in video': str(n),
+            'frame source': f'{source} ({", ".join(frame_topics)})',
+            'steering messages': str(series.angle.size),
+            'duration': f'{times[-1]:.2f} s',
+            'steering (deg)': f'min {deg.min():+.2f}, mean {deg.mean():+.2f}, '
+                              f'max {deg.max():+.2f}',
+        }
+        page = write_page(self.out_dir / 'index.html', title=f'Drive review: {self.reader.path.name}',
+                          summary=summary, video='review.mp4' if video_path else None,
+                          plot=plot, sections=[
+                              Section('Largest steering changes', '|Δ steering| (rad)', steer_hl),
+                              Section('Largest mask changes', 'mean |Δ mask|', mask_hl)])
+        return ReviewReport(self.out_dir, page, video_path, n, source, steer_hl, mask_hl)
+
+
+def review_bag(bag: str | Path, out_dir: str | Path | None = None,
+               options: ReviewOptions | None = None,
+               progress: Callable[[int], None] | None = None) -> ReviewReport:
+    """Make ``review.mp4``, ``index.html``, ``steering.png`` and ``frames/`` for a drive.
+
+    Args:
+        bag: a bag with the steering topic and overlay or mask (and camera) topics.
+        out_dir: where to write; default ``<bag>_review`` beside the bag. It may exist; files
+            of an earlier review in it are replaced.
+        options: topics and sizes; defaults when None.
+        progress: called with 1 per video frame.
+
+    Returns:
+        A :class:`ReviewReport`.
+
+    Raises:
+        BagError: unreadable bag, missing topics, undecodable frames, no video encoder.
+    """
+    opts = options or ReviewOptions()
+    bag = Path(bag)
+    out = Path(out_dir) if out_dir is not None else bag.with_name(bag.name + '_review')
+    if out.exists() and not out.is_dir():
+        raise BagError(f'{out} exists and is not a folder')
+    with BagReader(bag) as reader:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / 'frames').is_dir():
+            shutil.rmtree(out / 'frames')
+        return _Review(reader, out, opts, progress).run()
+
+
+def _video_size(width: int, height: int, want: int | None) -> tuple[int, int]:
+    w = want or min(width, 1280)
+    h = max(16, round(height * w / width))
+    return w - w % 2, h - h % 2
+
+
+def _frame_rate(bag_ns: np.ndarray) -> float:
+    if bag_ns.size < 2:
+        return 30.0
+    dt = np.diff(bag_ns.astype(np.float64)) / 1e9
+    dt = dt[dt > 0]
+    if dt.size == 0:
+        return 30.0
+    return float(np.clip(1.0 / np.median(dt), 1.0, 120.0))
+
+
+def _thumb(bgr: np.ndarray, width: int) -> np.ndarray:
+    h = max(1, round(bgr.shape[0] * width / bgr.shape[1]))
+    return cv2.resize(bgr, (width, h), interpolation=cv2.INTER_AREA)
+
+
+def _colour_mask(mask: np.ndarray) -> np.ndarray:
+    gray = mask if mask.ndim == 2 else cv2.cvtColor(mask, cv2.COLOR_RGB2GRAY)
+    return cv2.applyColorMap(np.ascontiguousarray(gray), cv2.COLORMAP_JET)
+
+
+def _compose(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    from vbp_ros.core.image import overlay
+
+    if mask.ndim == 3:
+        mask = cv2.cvtColor(mask, cv2.COLOR_RGB2GRAY)
+    if mask.shape[:2] != rgb.shape[:2]:
+        mask = cv2.resize(np.ascontiguousarray(mask), (rgb.shape[1], rgb.shape[0]),
+                          interpolation=cv2.INTER_LINEAR)
+    return overlay(rgb, np.ascontiguousarray(mask))

@@ -1,0 +1,184 @@
+"""Find the chain of conv layers VisualBackProp walks, from one recorded forward pass.
+
+Every leaf module call is recorded (module, input and output shapes). Convolutions and pooling
+layers are the *spatial* layers; layers whose output has the shape of their input (activations,
+BatchNorm, Dropout) pass through. The feature map of conv ``k`` is the tensor that enters the
+next layer that is not a pass-through: that is the map *after* its activation, also when the
+activation is a functional call inside a custom ``forward``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from vbp_ros.core.box_upsample import compose, Footprint
+from vbp_ros.errors import ModelError
+
+CONV = (nn.Conv2d,)
+POOL = (nn.MaxPool2d, nn.AvgPool2d)
+UNSUPPORTED_SPATIAL = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.AdaptiveAvgPool2d,
+                       nn.AdaptiveMaxPool2d, nn.Upsample, nn.PixelShuffle, nn.Unfold,
+                       nn.LPPool2d, nn.FractionalMaxPool2d, nn.MaxUnpool2d)
+
+
+@dataclass
+class Call:
+    """One leaf-module call of the recorded forward pass."""
+
+    name: str
+    module: nn.Module
+    occurrence: int  # how many times this module ran before this call
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+    @property
+    def passes_through(self) -> bool:
+        return (self.in_shape == self.out_shape
+                and not isinstance(self.module, CONV + POOL + UNSUPPORTED_SPATIAL))
+
+
+@dataclass
+class Tap:
+    """Where a conv layer's post-activation feature map is read."""
+
+    call: Call
+    where: Literal['input', 'output']
+    shape: tuple[int, int, int]  # C, H, W of the feature map (without batch)
+    conv_name: str
+
+
+@dataclass
+class Chain:
+    """Feature-map taps from shallow to deep and the box upsampling between them.
+
+    ``upsample[k]`` = (A_h, A_w) takes map ``k`` to the size of map ``k-1``; ``upsample[0]``
+    takes map 0 to the input size.
+    """
+
+    taps: list[Tap]
+    upsample: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
+
+
+def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
+    """Run ``model`` once (no grad) and record every leaf-module call in order."""
+    calls: list[Call] = []
+    seen: dict[int, int] = {}
+    pending: dict[int, list[tuple[int, ...]]] = {}
+
+    def shape_of(t: object) -> tuple[int, ...]:
+        return tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else ()
+
+    def pre(module: nn.Module, args: tuple) -> None:
+        pending.setdefault(id(module), []).append(shape_of(args[0]) if args else ())
+
+    def post(name: str):  # noqa: ANN202 - hook factory
+        def hook(module: nn.Module, args: tuple, out: object) -> None:
+            occurrence = seen.get(id(module), 0)
+            seen[id(module)] = occurrence + 1
+            calls.append(Call(name, module, occurrence, pending[id(module)].pop(),
+                              shape_of(out)))
+        return hook
+
+    handles = []
+    try:
+        for name, m in model.named_modules():
+            if not list(m.children()):
+                handles.append(m.register_forward_pre_hook(pre))
+                handles.append(m.register_forward_hook(post(name or type(m).__name__)))
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def build_chain(calls: list[Call], in_hw: tuple[int, int],
+                layers: list[str] | None = None) -> Chain:
+    """Turn recorded calls into a :class:`Chain`.
+
+    Args:
+        calls: from :func:`record_calls`.
+        in_hw: spatial size of the model input.
+        layers: names of the conv layers to use (default: every Conv2d).
+
+    Raises:
+        ModelError: no conv layers, an unsupported layer between them, or a branch the chain
+            cannot follow (naming the layer).
+    """
+    conv_idx = [i for i, c in enumerate(calls) if isinstance(c.module, CONV)
+                and (layers is None or c.name in layers)]
+    if not conv_idx:
+        what = f'none of the layers {layers}' if layers else 'no nn.Conv2d layer'
+        raise ModelError(f'VisualBackProp needs conv layers, but {what} ran in the forward pass')
+    if layers is not None:
+        missing = set(layers) - {calls[i].name for i in conv_idx}
+        if missing:
+            raise ModelError(f'layers {sorted(missing)} are not Conv2d layers that ran')
+    for c in calls[:conv_idx[-1]]:
+        if isinstance(c.module, UNSUPPORTED_SPATIAL):
+            msg = (f'layer {c.name!r} ({type(c.module).__name__}) sits between conv layers; '
+                   'VisualBackProp cannot map it back: name the conv layers to use explicitly')
+            raise ModelError(msg)
+        if c.occurrence and isinstance(c.module, CONV + POOL):
+            raise ModelError(f'layer {c.name!r} runs more than once; the chain cannot follow it')
+
+    taps = [_tap(calls, i, last=(i == conv_idx[-1])) for i in conv_idx]
+    upsample = []
+    prev_end, prev_hw = -1, tuple(in_hw)
+    for tap, i in zip(taps, conv_idx):
+        ops = [c for c in calls[prev_end + 1:i + 1] if isinstance(c.module, CONV + POOL)]
+        upsample.append(_upsample_between(ops, prev_hw, tap))
+        prev_end, prev_hw = i, tap.shape[1:]
+    return Chain(taps, upsample)
+
+
+def _tap(calls: list[Call], i: int, last: bool) -> Tap:
+    conv = calls[i]
+    shape = conv.out_shape
+    if len(shape) != 3:
+        raise ModelError(f'conv layer {conv.name!r} gave a {len(shape)}-D output per sample')
+    j = i + 1
+    while j < len(calls) and calls[j].passes_through and calls[j].in_shape == shape:
+        j += 1
+    if j < len(calls) and _numel(calls[j].in_shape) == _numel(shape):
+        if not last and calls[j].in_shape != shape:
+            msg = (f'layer {calls[j].name!r} after conv layer {conv.name!r} receives shape '
+                   f'{calls[j].in_shape}, not {shape}: the chain cannot follow this branch')
+            raise ModelError(msg)
+        return Tap(calls[j], 'input', shape, conv.name)
+    if not last:
+        msg = (f'after conv layer {conv.name!r}, layer {calls[j].name!r} receives shape '
+               f'{calls[j].in_shape}: VisualBackProp cannot follow this branch; '
+               'name the conv layers to use explicitly')
+        raise ModelError(msg)
+    return Tap(calls[j - 1], 'output', shape, conv.name)
+
+
+def _upsample_between(ops: list[Call], hw_in: tuple[int, ...], tap: Tap
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Box-upsampling matrices from ``tap``'s map back through ``ops`` to size ``hw_in``."""
+    steps = []
+    hw = tuple(hw_in)
+    for op in ops:
+        if tuple(op.in_shape[1:]) != hw:
+            msg = (f'layer {op.name!r} receives spatial size {op.in_shape[1:]}, but the previous '
+                   f'map has {hw}: the chain cannot follow it')
+            raise ModelError(msg)
+        out_hw = op.out_shape[1:]
+        fp = Footprint.of(op.module)
+        steps.append((fp.matrix(0, hw[0], out_hw[0]), fp.matrix(1, hw[1], out_hw[1])))
+        hw = tuple(out_hw)
+    if hw != tuple(tap.shape[1:]):
+        raise ModelError(f'conv layer {tap.conv_name!r}: cannot map its output back to {hw_in}')
+    return compose(steps)

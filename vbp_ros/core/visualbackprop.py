@@ -1,0 +1,222 @@
+"""VisualBackProp (Bojarski et al., "VisualBackProp: efficient visualization of CNNs",
+arXiv 1611.05418): which input pixels drove a CNN's output, from one forward pass.
+
+Each conv layer's post-activation feature maps are averaged over channels. Starting at the
+deepest, the averaged map is scaled up to the size of the map below with an all-ones transposed
+convolution (kernel size and stride of the layer between them) and multiplied point-wise with
+that map; this repeats down to the input, and each image's mask is normalised to [0, 1].
+
+Here the channel means are taken while the forward pass runs (no autograd graph, so it works in
+training too) and the transposed convolutions are precomputed, per input size, as pairs of small
+footprint matrices (:mod:`vbp_ros.core.box_upsample`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from vbp_ros.core.layer_chain import build_chain, Chain, record_calls
+from vbp_ros.errors import InputError
+
+_PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
+
+
+@dataclass
+class VbpResult:
+    """Output of :meth:`VisualBackProp.explain`.
+
+    Attributes:
+        output: the model's own output.
+        mask: N×H×W float32 in [0, 1].
+        averaged: per conv layer (shallow to deep) the N×h×w channel-averaged feature maps.
+        intermediate: per conv layer the mask before multiplying with that layer's map
+            (shallow to deep, as in the paper's figure: each is the upscaled deeper mask).
+    """
+
+    output: torch.Tensor
+    mask: torch.Tensor
+    averaged: list[torch.Tensor] | None = None
+    intermediate: list[torch.Tensor] | None = None
+
+
+class _Plan:
+    """Per input size: the chain, its matrices on the right device, and how to capture maps."""
+
+    def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device) -> None:
+        self.names = [t.conv_name for t in chain.taps]
+        self.up = [(a.to(device, torch.float32), b.t().contiguous().to(device, torch.float32),
+                    _rows_first(a.shape, b.shape)) for a, b in chain.upsample]
+        self.shapes = [t.shape for t in chain.taps]
+        self.taps = chain.taps
+        # Hook-free path for plain nn.Sequential models: index of the module before which
+        # (input tap) or after which (output tap) each map is read.
+        self.seq_points: dict[int, list[int]] | None = None
+        if flat is not None:
+            index = {id(m): i for i, m in enumerate(flat)}
+            points: dict[int, list[int]] = {}
+            for k, t in enumerate(chain.taps):
+                i = index[id(t.call.module)] + (0 if t.where == 'input' else 1)
+                points.setdefault(i, []).append(k)
+            self.seq_points = points
+
+
+def _rows_first(a: torch.Size, b: torch.Size) -> bool:
+    """Whether (A @ M) @ Bᵀ costs fewer multiply-adds than A @ (M @ Bᵀ)."""
+    (big_h, h), (big_w, w) = a, b
+    return big_h * h * w + big_h * w * big_w <= h * w * big_w + big_h * h * big_w
+
+
+def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
+    """Leaf modules of a (nested) plain ``nn.Sequential`` without hooks, else None."""
+    if not (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward):
+        return None
+    if model._forward_hooks or model._forward_pre_hooks:
+        return None
+    flat: list[nn.Module] = []
+    for m in model:
+        if isinstance(m, nn.Sequential):
+            inner = _flatten_sequential(m)
+            if inner is None:
+                return None
+            flat.extend(inner)
+        else:
+            flat.append(m)
+    return flat
+
+
+class VisualBackProp:
+    """VisualBackProp for any CNN whose conv layers form a chain.
+
+    Example::
+
+        vbp = VisualBackProp(model)
+        out, mask = vbp(x)          # x: N×C×H×W, mask: N×H×W in [0, 1] on x's device
+
+    Args:
+        model: the network; it is not modified (hooks live only during a call).
+        layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
+            order; default all ``nn.Conv2d`` layers. Use it for models with branches.
+
+    The mask is float32 whatever the model's dtype (the product of several maps would lose
+    precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None) -> None:
+        self.model = model
+        self.layers = list(layers) if layers is not None else None
+        self._plans: dict[_PlanKey, _Plan] = {}
+        self._flat = _flatten_sequential(model)
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the model on ``x``; return its output and the N×H×W VisualBackProp mask."""
+        res = self.explain(x)
+        return res.output, res.mask
+
+    def layer_names(self, x: torch.Tensor) -> list[str]:
+        """Names of the conv layers whose maps are used, for an input like ``x``."""
+        return self._plan(x).names
+
+    def explain(self, x: torch.Tensor, intermediates: bool = False) -> VbpResult:
+        """Like ``__call__`` but returns a :class:`VbpResult`, optionally with the averaged
+        feature maps and intermediate masks (as the authors' implementation does)."""
+        plan = self._plan(x)
+        output, maps = self._forward(x, plan)
+        return self._combine(output, maps, plan, intermediates)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _plan(self, x: torch.Tensor) -> _Plan:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise InputError(f'VisualBackProp expects an N×C×H×W tensor, got {shape}')
+        key = (tuple(x.shape[1:]), x.device, x.dtype)
+        plan = self._plans.get(key)
+        if plan is None:
+            try:
+                calls = record_calls(self.model, x[:1].detach())
+            except RuntimeError as exc:
+                raise InputError(f'the model rejects input of shape {tuple(x.shape)}: '
+                                 f'{str(exc).splitlines()[0]}') from None
+            chain = build_chain(calls, tuple(x.shape[2:]), self.layers)
+            plan = self._plans[key] = _Plan(chain, self._flat, x.device)
+        return plan
+
+    def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        maps: list[torch.Tensor | None] = [None] * len(plan.shapes)
+
+        def grab(k: int, t: torch.Tensor) -> None:
+            # A channel sum instead of the mean: the constant 1/C of each layer cancels in the
+            # final min-max normalisation, and a sum is one kernel instead of two.
+            t = t.detach().reshape(t.shape[0], *plan.shapes[k])
+            maps[k] = t.sum(1) if t.dtype == torch.float32 else t.sum(1, dtype=torch.float32)
+
+        points = plan.seq_points
+        if points is not None:  # traced forward of a plain Sequential: no hooks at all
+            assert self._flat is not None
+            for i, module in enumerate(self._flat):
+                for k in points.get(i, ()):
+                    grab(k, x)
+                x = module(x)
+            for k in points.get(len(self._flat), ()):
+                grab(k, x)
+            return x, maps  # type: ignore[return-value]
+
+        handles = []
+        try:
+            for k, tap in enumerate(plan.taps):
+                handles.append(_register(tap.call.module, tap.where, tap.call.occurrence,
+                                         lambda t, k=k: grab(k, t)))
+            output = self.model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        return output, maps  # type: ignore[return-value]
+
+    @staticmethod
+    def _combine(output: torch.Tensor, maps: list[torch.Tensor], plan: _Plan,
+                 intermediates: bool) -> VbpResult:
+        # The mask is kept as H×N×W so that both products of each upsampling are plain 2-D
+        # matrix products over the whole batch: A @ M is (H'×H)·(H×N·W), M @ Bᵀ is (H·N×W)·(W×W').
+        n = maps[0].shape[0]
+        inter: list[torch.Tensor] = []
+        mask = maps[-1].transpose(0, 1)
+        for k in range(len(maps) - 1, -1, -1):
+            a, bt, rows_first = plan.up[k]
+            h, w = mask.shape[0], mask.shape[2]
+            if rows_first:
+                mask = (a @ mask.reshape(h, n * w)).view(-1, w) @ bt
+            else:
+                mask = a @ (mask.reshape(h * n, w) @ bt).view(h, -1)
+            mask = mask.view(a.shape[0], n, bt.shape[1])
+            if intermediates:
+                inter.append(mask.transpose(0, 1).contiguous())
+            if k:
+                mask = mask * maps[k - 1].transpose(0, 1)
+        lo = mask.amin((0, 2), keepdim=True)
+        span = mask.amax((0, 2), keepdim=True) - lo
+        # A constant mask carries no information: it becomes 0 everywhere, never NaN
+        # (span 0 gives (mask - lo) = 0 times a finite scale).
+        scale = span.clamp_min_(torch.finfo(torch.float32).tiny).reciprocal_()
+        mask = (mask - lo).mul_(scale).transpose(0, 1).contiguous()
+        if not intermediates:
+            return VbpResult(output, mask)
+        averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
+        return VbpResult(output, mask, averaged=averaged, intermediate=inter[::-1])
+
+
+def _register(module: nn.Module, where: str, occurrence: int,
+              fn: Callable[[torch.Tensor], None]) -> torch.utils.hooks.RemovableHandle:
+    """Call ``fn`` with the module's input or output on its ``occurrence``-th call."""
+    count = [0]
+
+    def take(t: torch.Tensor) -> None:
+        if count[0] == occurrence:
+            fn(t)
+        count[0] += 1
+
+    if where == 'input':
+        return module.register_forward_pre_hook(lambda m, args: take(args[0]))
+    return module.register_forward_hook(lambda m, args, out: take(out))

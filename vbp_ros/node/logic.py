@@ -1,0 +1,273 @@
+"""The node, written once for every middleware: callbacks, worker, publishing, diagnostics.
+
+Data flow::
+
+    camera callback --(one-slot mailbox, newest wins, drops counted)--> worker thread:
+        decode -> FramePipeline.process(rgb, mask=<anyone listening>) -> publish
+        ~/steering (always), ~/mask (mono8) and ~/overlay (bgr8) only when wanted
+    diagnostics thread: /diagnostics every ``diagnostics_period`` seconds
+
+Every output carries the input frame's header (stamp and frame_id) unchanged.
+
+Observers (the hook a recorder uses): ``node.observers`` is a list of callables
+``observer(topic, ros_type, cdr_bytes, stamp_ns)``. Each is called with the exact CDR bytes of
+every message the node publishes (after the publish), and of every frame it receives on its
+input topic (in the subscription callback, before any processing), ``stamp_ns`` being the wall
+clock in ns at that moment. :class:`vbp_ros.bag.recorder.BagRecorder` is such a callable. While
+an observer is attached and ``mask_mode`` is ``on_demand``, masks are computed, so recordings
+contain them. Observers must be quick (a queue put) and must not raise.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any, Callable, TYPE_CHECKING
+
+import numpy as np
+
+from vbp_ros.errors import VbpError
+from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, DiagnosticArray, \
+    Image, MsgError, deserialize, serialize
+from vbp_ros.node.diagnostics import build_diagnostics
+from vbp_ros.node.mailbox import Mailbox
+from vbp_ros.node.params import NodeParams, PARAMETERS
+from vbp_ros.node.stats import NodeStats
+from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, image_qos
+
+if TYPE_CHECKING:
+    from vbp_ros.transport.base import Transport
+
+Observer = Callable[[str, str, bytes, int], None]
+LOG = logging.getLogger(__name__)
+#: Malformed-input warnings are logged at most once per this many seconds.
+LOG_THROTTLE_S = 2.0
+
+
+class VbpNode:
+    """Steering + VisualBackProp node on any :class:`~vbp_ros.transport.base.Transport`.
+
+    Args:
+        transport: the middleware adapter (DDS or rclpy).
+        pipeline: object with ``process(rgb, mask=bool)`` (a FramePipeline); default: built from
+            the parameters (model path, device, preprocessing).
+        params: parameter values; default: declared on the transport and read from it.
+        observers: initial observers (see module docstring).
+        start: start the worker and diagnostics threads now.
+    """
+
+    def __init__(self, transport: Transport, pipeline: Any = None,
+                 params: NodeParams | None = None, observers: list[Observer] | None = None,
+                 start: bool = True) -> None:
+        self.transport = transport
+        self.log = transport.logger
+        if params is None:
+            params = NodeParams.from_values(transport.declare_parameters(PARAMETERS))
+        self.params = params
+        if pipeline is None:
+            from vbp_ros.node.model import build_pipeline
+            pipeline = build_pipeline(params)
+        self.pipeline = pipeline
+        self.device = str(getattr(pipeline, 'device', params.device))
+        self.observers: list[Observer] = list(observers or [])
+        self.stats = NodeStats()
+        self._mailbox = Mailbox()
+        self._stop = threading.Event()
+        self._last_warn = -math.inf
+        self._prev_malformed = 0
+        self._mask_on = False
+        self.input_cls = CompressedImage if params.input_type == 'compressed' else Image
+
+        images = image_qos(params.reliability, params.depth)
+        steering_qos = QosProfile(Reliability(params.steering_reliability), 10)
+        self.steering_pub = transport.create_publisher('~/steering', AckermannDriveStamped,
+                                                       steering_qos)
+        self.mask_pub = transport.create_publisher('~/mask', Image, images)
+        self.overlay_pub = transport.create_publisher('~/overlay', Image, images)
+        self.diag_pub = transport.create_publisher('/diagnostics', DiagnosticArray, DEFAULT)
+        self.input_topic = transport.resolve_topic(params.input_topic)
+        self.subscription = transport.create_subscription(params.input_topic, self.input_cls,
+                                                          images, self._on_frame)
+        self._threads = [threading.Thread(target=self._work, name='vbp-worker', daemon=True),
+                         threading.Thread(target=self._diagnose, name='vbp-diagnostics',
+                                          daemon=True)]
+        self.log.info('listening on %s (%s, %s), model on %s', self.input_topic,
+                      self.input_cls.__name__, params.reliability, self.device)
+        if start:
+            self.start()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker and diagnostics threads."""
+        for thread in self._threads:
+            if not thread.is_alive():
+                thread.start()
+
+    def stop(self) -> None:
+        """Stop the threads (the transport stays open; close it separately)."""
+        self._stop.set()
+        self._mailbox.close()
+        for thread in self._threads:
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout=10.0)
+
+    def __enter__(self) -> VbpNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _on_frame(self, data: Any) -> None:
+        """Subscription callback: keep only the newest frame; never blocks on processing."""
+        now = time.monotonic()
+        t_recv = time.perf_counter()
+        with self.stats.lock:
+            self.stats.received += 1
+            self.stats.input_rate.add(now)
+            self.stats.last_frame_time = now
+        if self._mailbox.put((data, t_recv)):
+            with self.stats.lock:
+                self.stats.dropped += 1
+        if self.observers:
+            self._notify(self.input_topic, self.input_cls, bytes(data))
+
+    def _notify(self, topic: str, cls: type, data: bytes) -> None:
+        from vbp_ros.msgs import ros_type
+        stamp = time.time_ns()
+        for observer in list(self.observers):
+            try:
+                observer(topic, ros_type(cls), data, stamp)
+            except Exception:  # noqa: BLE001 -- an observer must not stop the node
+                self.log.error('observer %r failed on %s', observer, topic)
+
+    # -- worker --------------------------------------------------------------------------------
+
+    def wants_mask(self) -> tuple[bool, bool]:
+        """(compute mask, publish overlay) given mask_mode and who is listening now."""
+        mode = self.params.mask_mode
+        if mode == 'never':
+            return False, False
+        overlay = self.overlay_pub.subscription_count() > 0
+        if mode == 'always':
+            return True, overlay
+        mask = overlay or self.mask_pub.subscription_count() > 0 or bool(self.observers)
+        return mask, overlay
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self._mailbox.take(timeout=0.2)
+            if item is None:
+                continue
+            try:
+                self.process(*item)
+            except Exception:  # noqa: BLE001 -- the worker must survive any single frame
+                with self.stats.lock:
+                    self.stats.errors += 1
+                self.log.error('processing a frame failed', exc_info=True)
+
+    def _malformed(self, reason: str) -> None:
+        with self.stats.lock:
+            self.stats.malformed += 1
+            self.stats.last_malformed = reason
+            count = self.stats.malformed
+        now = time.monotonic()
+        if now - self._last_warn >= LOG_THROTTLE_S:
+            self._last_warn = now
+            self.log.warning('malformed frame on %s (%d so far): %s', self.input_topic, count,
+                             reason)
+
+    def decode(self, data: Any) -> tuple[Any, np.ndarray]:
+        """CDR bytes -> (message, HxWx3 RGB uint8)."""
+        from vbp_ros.encodings import decode_compressed, decode_image
+        msg = deserialize(data, self.input_cls)
+        rgb = decode_compressed(msg) if self.input_cls is CompressedImage else decode_image(msg)
+        return msg, rgb
+
+    def process(self, data: Any, t_recv: float | None = None) -> bool:
+        """Process one serialised frame and publish the results.
+
+        Args:
+            data: the input message's CDR bytes.
+            t_recv: ``time.perf_counter()`` at reception (default: now).
+
+        Returns:
+            True when outputs were published, False for a malformed frame.
+        """
+        t_recv = time.perf_counter() if t_recv is None else t_recv
+        t0 = time.perf_counter()
+        try:
+            msg, rgb = self.decode(data)
+        except (MsgError, VbpError, ValueError) as exc:
+            self._malformed(str(exc))
+            return False
+        t1 = time.perf_counter()
+        want_mask, want_overlay = self.wants_mask()
+        self._mask_on = want_mask
+        result = self.pipeline.process(rgb, mask=want_mask)
+        t2 = time.perf_counter()
+        header = msg.header
+        p = self.params
+        angle = p.steering_scale * float(result.steering_angle) + p.steering_offset
+        angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
+        steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
+            steering_angle=angle, speed=p.speed))
+        self._publish(self.steering_pub, AckermannDriveStamped, serialize(steering))
+        t3 = time.perf_counter()
+        mask = getattr(result, 'mask', None)
+        published_mask = False
+        if want_mask and mask is not None:
+            height, width = mask.shape[:2]
+            mask_msg = Image(header=header, height=height, width=width, encoding='mono8',
+                             is_bigendian=0, step=width, data=np.ascontiguousarray(mask))
+            self._publish(self.mask_pub, Image, serialize(mask_msg))
+            published_mask = True
+        t4 = time.perf_counter()
+        published_overlay = False
+        if want_overlay and mask is not None:
+            from vbp_ros.core.image import overlay
+            bgr = overlay(rgb, mask, alpha=p.overlay_alpha, colormap=p.colormap)
+            height, width = bgr.shape[:2]
+            over_msg = Image(header=header, height=height, width=width, encoding='bgr8',
+                             is_bigendian=0, step=width * 3, data=np.ascontiguousarray(bgr))
+            self._publish(self.overlay_pub, Image, serialize(over_msg))
+            published_overlay = True
+        t5 = time.perf_counter()
+        timings = dict(getattr(result, 'timings', {}) or {})
+        timings.update(decode=t1 - t0, publish=t4 - t2, total=t4 - t_recv,
+                       steering=t3 - t_recv)
+        if published_overlay:
+            timings['overlay'] = t5 - t4
+        self.stats.add_timings(timings)
+        with self.stats.lock:
+            self.stats.processed += 1
+            self.stats.processed_rate.add(time.monotonic())
+            self.stats.masks += published_mask
+            self.stats.overlays += published_overlay
+        return True
+
+    def _publish(self, pub: Any, cls: type, data: bytes) -> None:
+        pub.publish(data)
+        if self.observers:
+            self._notify(pub.topic, cls, data)
+
+    # -- diagnostics ---------------------------------------------------------------------------
+
+    def diagnostics(self) -> DiagnosticArray:
+        """The current diagnostics message."""
+        msg = build_diagnostics(self.stats, f'{self.transport.node_name}: steering + '
+                                'VisualBackProp', self.params.hardware_id or self.device,
+                                self.input_topic, self._mask_on,
+                                prev_malformed=self._prev_malformed)
+        self._prev_malformed = self.stats.snapshot()['malformed']
+        return msg
+
+    def _diagnose(self) -> None:
+        while not self._stop.wait(self.params.diagnostics_period):
+            try:
+                self._publish(self.diag_pub, DiagnosticArray, serialize(self.diagnostics()))
+            except (MsgError, VbpError):
+                self.log.error('publishing diagnostics failed', exc_info=True)

@@ -1,0 +1,137 @@
+"""``vbp_node``: the node's executable. rclpy when it can be imported, otherwise plain DDS.
+
+Examples::
+
+    ros2 run vbp_ros vbp_node --ros-args --params-file config/vbp.yaml -p device:=cpu
+    vbp_node --middleware cyclonedds --params-file config/vbp.yaml --param device=cpu
+    vbp-ros node --record /tmp/drive --ros-args -p mask_mode:=always
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from vbp_ros.errors import VbpError
+from vbp_ros.node.params import NODE_NAME
+from vbp_ros.transport import create_transport, default_middleware, Middleware
+from vbp_ros.transport.parameters import load_params_file, parse_assignment, split_ros_args
+
+LOG = logging.getLogger('vbp_ros.node')
+
+
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vbp_node`` and ``vbp-ros node``."""
+    parser.add_argument('--middleware', choices=['auto'] + [m.value for m in Middleware],
+                        default='auto', help='auto: rclpy if importable, else cyclonedds')
+    parser.add_argument('--params-file', action='append', default=[], metavar='YAML',
+                        help='ROS 2 parameter file (e.g. config/vbp.yaml); repeatable')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
+                        help='parameter override (value read as YAML); repeatable')
+    parser.add_argument('--node-name', default=NODE_NAME, help='node name (default %(default)s)')
+    parser.add_argument('--namespace', default='/', help='node namespace')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='DDS domain (default: ROS_DOMAIN_ID or 0); cyclonedds only')
+    parser.add_argument('--distro', default='jazzy',
+                        choices=['humble', 'iron', 'jazzy', 'kilted', 'rolling'],
+                        help='ROS 2 wire layout to speak; cyclonedds only (default jazzy)')
+    parser.add_argument('--record', metavar='DIR', default=None,
+                        help='record camera and all outputs into a rosbag2 bag in DIR')
+    parser.add_argument('--duration', type=float, default=None,
+                        help='stop after this many seconds (default: run until Ctrl-C)')
+    parser.add_argument('--ros-args', nargs=argparse.REMAINDER, default=None, dest='ros_args',
+                        help='ROS 2 arguments: -p name:=value, -r from:=to, --params-file FILE')
+
+
+def make_transport(args: argparse.Namespace, ros_argv: list[str]) -> Any:
+    """Create the transport the options ask for, with parameters and remappings applied."""
+    middleware = default_middleware() if args.middleware == 'auto' else Middleware(
+        args.middleware)
+    if middleware is Middleware.RCLPY:
+        extra = []
+        for path in args.params_file:
+            extra += ['--params-file', path]
+        for text in args.param:
+            name, _ = parse_assignment(text)
+            extra += ['-p', f'{name}:={text.split("=", 1)[1].lstrip("=")}']
+        rcl_args = [sys.argv[0]] + (ros_argv or ['--ros-args']) + extra
+        return create_transport(middleware, node_name=args.node_name, namespace=args.namespace,
+                                args=rcl_args)
+    _, overrides, remaps, files = split_ros_args(ros_argv)
+    values: dict[str, Any] = {}
+    for path in args.params_file + files:
+        values.update(load_params_file(path, args.node_name, args.namespace))
+    values.update(overrides)
+    for text in args.param:
+        name, value = parse_assignment(text)
+        values[name] = value
+    return create_transport(middleware, node_name=args.node_name, namespace=args.namespace,
+                            domain_id=args.domain_id, distro=args.distro, remaps=remaps,
+                            param_values=values)
+
+
+def run_node(args: argparse.Namespace) -> int:
+    """Run the node until Ctrl-C, SIGTERM or ``--duration``.
+
+    Returns:
+        Exit status (0).
+
+    Raises:
+        VbpError: bad parameters, model or middleware (the caller prints it).
+    """
+    from vbp_ros.node.logic import VbpNode
+    ros_argv = ['--ros-args', *args.ros_args] if args.ros_args is not None else []
+    transport = make_transport(args, ros_argv)
+    recorder = None
+    node = None
+    try:
+        node = VbpNode(transport)
+        if args.record:
+            from vbp_ros.bag.recorder import BagRecorder
+            recorder = BagRecorder(args.record)
+            node.observers.append(recorder)
+            transport.logger.info('recording into %s', recorder.path)
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        if args.duration:
+            timer = threading.Timer(args.duration, stop.set)
+            timer.daemon = True
+            timer.start()
+        try:
+            transport.spin(stop)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        if node is not None:
+            node.stop()
+            counts = node.stats.snapshot()
+            LOG.info('frames received %(received)d, processed %(processed)d, dropped '
+                     '%(dropped)d, malformed %(malformed)d', counts)
+        if recorder is not None:
+            recorder.close()
+        transport.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``vbp_node``."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog='vbp_node', description=__doc__.splitlines()[0])
+    parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    add_node_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format='[%(levelname)s] [%(name)s]: %(message)s')
+    try:
+        return run_node(args)
+    except VbpError as exc:
+        LOG.error('%s', exc)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

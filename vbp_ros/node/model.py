@@ -1,0 +1,51 @@
+"""Build the node's FramePipeline from its parameters (model file, device, preprocessing)."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any
+
+from vbp_ros.node.params import NodeParams
+
+
+def preprocess_overrides(params: NodeParams) -> dict[str, Any]:
+    """Preprocess fields the parameters set (empty values keep the model file's)."""
+    out: dict[str, Any] = {}
+    if params.crop:
+        out['crop'] = tuple(params.crop)
+    if params.input_size:
+        out['size'] = tuple(params.input_size)
+    if params.colour_space != 'model':
+        out['colour'] = params.colour_space
+    if params.mean:
+        out['mean'] = tuple(params.mean)
+    if params.std:
+        out['std'] = tuple(params.std)
+    return out
+
+
+def build_pipeline(params: NodeParams) -> Any:
+    """Load the model, apply preprocessing overrides and warm up (FramePipeline does).
+
+    Args:
+        params: the node's parameters.
+
+    Returns:
+        A :class:`vbp_ros.pipeline.frame.FramePipeline`.
+
+    Raises:
+        ModelError: the model cannot be loaded.
+        ValueError: the preprocessing overrides are inconsistent.
+    """
+    from vbp_ros.core.model_file import BUNDLED_MODEL, read_spec
+    from vbp_ros.pipeline.frame import FramePipeline
+    path = params.model_path or None
+    preprocess = None
+    overrides = preprocess_overrides(params)
+    if overrides:
+        spec = read_spec(path or BUNDLED_MODEL)
+        preprocess = dataclasses.replace(spec.preprocess, **overrides)
+    kwargs: dict[str, Any] = {}
+    if 'wheelbase' in inspect.signature(FramePipeline).parameters:
+        kwargs['wheelbase'] = params.wheelbase
+    return FramePipeline(model_path=path, device=params.device, preprocess=preprocess, **kwargs)

@@ -1,0 +1,116 @@
+"""The node's parameters: one table, used by rclpy descriptors, the DDS path and the docs.
+
+Values come from ``config/vbp.yaml`` (ROS 2 layout, ``vbp: ros__parameters:``) and overrides
+(``--ros-args -p name:=value`` or ``--param name=value``). Empty preprocessing values mean "as
+stored in the model file".
+
+Steering conversion: the model outputs curvature ``k`` (1/m, + = left). The pipeline turns it into
+a bicycle-model wheel angle ``atan(wheelbase * k)``; the node publishes
+``clip(steering_scale * angle + steering_offset, -max_steering_angle, max_steering_angle)``
+in ``AckermannDrive.steering_angle`` (rad, + = left, REP-103).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from vbp_ros.transport.parameters import ParamSpec
+
+NODE_NAME = 'vbp'
+
+#: Every parameter of the node.
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('camera_topic', '/camera/image_raw',
+              'input topic; sensor_msgs/Image, or with input_type=compressed '
+              'sensor_msgs/CompressedImage on <camera_topic>/compressed'),
+    ParamSpec('input_type', 'raw', 'raw: sensor_msgs/Image; compressed: CompressedImage (jpeg/png)',
+              choices=('raw', 'compressed')),
+    ParamSpec('model_path', '', 'steering model file (.safetensors); empty: the bundled model'),
+    ParamSpec('device', 'auto', 'torch device for the model', choices=('auto', 'cpu', 'cuda')),
+    ParamSpec('crop', [], 'crop box [top, bottom, left, right] as fractions of the frame; '
+              'empty: from the model file', item_type=float),
+    ParamSpec('input_size', [], 'network input [height, width]; empty: from the model file',
+              item_type=int),
+    ParamSpec('colour_space', 'model', 'network colour space; model: from the model file',
+              choices=('model', 'yuv', 'rgb', 'gray')),
+    ParamSpec('mean', [], 'per-channel normalisation mean (of values in [0, 1]); empty: model',
+              item_type=float),
+    ParamSpec('std', [], 'per-channel normalisation std; empty: from the model file',
+              item_type=float),
+    ParamSpec('wheelbase', 2.7, 'wheelbase in m for steering_angle = atan(wheelbase*curvature)',
+              range=(0.1, 20.0)),
+    ParamSpec('steering_scale', 1.0, 'published steering_angle = scale * angle + offset',
+              range=(-100.0, 100.0)),
+    ParamSpec('steering_offset', 0.0, 'offset (rad) added to the scaled steering angle',
+              range=(-3.2, 3.2)),
+    ParamSpec('max_steering_angle', 0.7, 'published steering angle is clipped to +-this (rad)',
+              range=(0.0, 3.2)),
+    ParamSpec('speed', 0.0, 'AckermannDrive.speed to publish (m/s)', range=(-100.0, 100.0)),
+    ParamSpec('reliability', 'best_effort',
+              'QoS reliability of camera input, mask and overlay (sensor-data profile)',
+              choices=('best_effort', 'reliable')),
+    ParamSpec('depth', 5, 'QoS history depth (KEEP_LAST) of images', range=(1, 100)),
+    ParamSpec('steering_reliability', 'reliable', 'QoS reliability of ~/steering',
+              choices=('best_effort', 'reliable')),
+    ParamSpec('mask_mode', 'on_demand',
+              'on_demand: compute the mask only while ~/mask or ~/overlay has a subscriber '
+              '(or a recorder is attached); always; never',
+              choices=('on_demand', 'always', 'never')),
+    ParamSpec('overlay_alpha', 0.5, 'heatmap opacity of ~/overlay', range=(0.0, 1.0)),
+    ParamSpec('colormap', 'jet', 'colour map of ~/overlay',
+              choices=('jet', 'turbo', 'inferno', 'viridis', 'hot', 'magma', 'plasma')),
+    ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
+              range=(0.1, 60.0)),
+    ParamSpec('hardware_id', '', 'DiagnosticStatus.hardware_id; empty: the torch device'),
+)
+
+
+@dataclass
+class NodeParams:
+    """Validated parameter values, as attributes (see :data:`PARAMETERS`)."""
+
+    camera_topic: str = '/camera/image_raw'
+    input_type: str = 'raw'
+    model_path: str = ''
+    device: str = 'auto'
+    crop: list = None  # type: ignore[assignment]
+    input_size: list = None  # type: ignore[assignment]
+    colour_space: str = 'model'
+    mean: list = None  # type: ignore[assignment]
+    std: list = None  # type: ignore[assignment]
+    wheelbase: float = 2.7
+    steering_scale: float = 1.0
+    steering_offset: float = 0.0
+    max_steering_angle: float = 0.7
+    speed: float = 0.0
+    reliability: str = 'best_effort'
+    depth: int = 5
+    steering_reliability: str = 'reliable'
+    mask_mode: str = 'on_demand'
+    overlay_alpha: float = 0.5
+    colormap: str = 'jet'
+    diagnostics_period: float = 1.0
+    hardware_id: str = ''
+
+    def __post_init__(self) -> None:
+        for name in ('crop', 'input_size', 'mean', 'std'):
+            if getattr(self, name) is None:
+                setattr(self, name, [])
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> NodeParams:
+        """Build from a validated name -> value mapping (extra names ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @property
+    def input_topic(self) -> str:
+        """The topic actually subscribed (image_transport naming for compressed input)."""
+        if self.input_type == 'compressed' and not self.camera_topic.endswith('/compressed'):
+            return self.camera_topic.rstrip('/') + '/compressed'
+        return self.camera_topic
+
+
+def defaults() -> dict[str, Any]:
+    """name -> default of every parameter."""
+    return {p.name: p.default for p in PARAMETERS}

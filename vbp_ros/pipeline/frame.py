@@ -1,0 +1,122 @@
+"""One camera frame in, steering and VisualBackProp mask out: the per-frame work of the node
+and of bag processing, free of ROS."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vbp_ros.core.model_file import load_model
+from vbp_ros.core.visualbackprop import VisualBackProp
+from vbp_ros.errors import InputError
+from vbp_ros.pipeline.preprocess import Preprocess
+from vbp_ros.pipeline.steering import SteeringConversion
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
+    return dev
+
+
+@dataclass
+class FrameResult:
+    """Steering and mask of one frame.
+
+    Attributes:
+        curvature: model output, inverse turning radius in 1/m (positive = left).
+        steering_angle: Ackermann steering angle in rad (see :mod:`steering`).
+        mask: HxW uint8 mask at the frame's resolution (0 outside the crop), or None.
+        timings: seconds per stage: 'preprocess', 'forward_vbp', 'postprocess'.
+    """
+
+    curvature: float
+    steering_angle: float
+    mask: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FramePipeline:
+    """Preprocess -> model + VisualBackProp -> steering angle and frame-sized uint8 mask.
+
+    Args:
+        model_path: safetensors model file; None = the bundled PilotNet.
+        device: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+        model_class: build this class ('module:Class') instead of the file's architecture.
+        preprocess: override the preprocessing stored in the model file.
+        steering: curvature -> steering angle conversion.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, device: str = 'auto',
+                 model_class: str | None = None, preprocess: Preprocess | None = None,
+                 steering: SteeringConversion | None = None) -> None:
+        self.device = pick_device(device)
+        self.model, self.spec = load_model(model_path, model_class=model_class,
+                                           device=self.device)
+        self.preprocess = preprocess or self.spec.preprocess
+        self.steering = steering or SteeringConversion()
+        self.vbp = VisualBackProp(self.model)
+        self._host: torch.Tensor | None = None  # reused (pinned on CUDA) input buffer
+        self.warmup()
+
+    def warmup(self, rounds: int = 3) -> None:
+        """Run a few black frames so the first real frame pays no set-up cost."""
+        h, w = self.preprocess.size
+        frame = np.zeros((max(h, 64), max(w, 64), 3), np.uint8)
+        for _ in range(rounds):
+            self.process(frame, mask=True)
+            self.process(frame, mask=False)
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    def process(self, rgb: np.ndarray, mask: bool = True) -> FrameResult:
+        """Steering (and, if ``mask``, the VisualBackProp mask) of one HxWx3 uint8 RGB frame."""
+        return self.process_batch([rgb], mask=mask)[0]
+
+    def process_batch(self, frames: list[np.ndarray], mask: bool = True) -> list[FrameResult]:
+        """Like :meth:`process` for several frames, run as one batch on the device."""
+        if not frames:
+            return []
+        t0 = time.perf_counter()
+        x = self._to_device(np.stack([self.preprocess(f) for f in frames]))
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            if mask:
+                out, masks = self.vbp(x)
+                masks_u8 = (masks * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+            else:
+                out, masks_u8 = self.model(x), None
+            curv = out.reshape(len(frames), -1)[:, 0].float().cpu().numpy()
+        t2 = time.perf_counter()
+        results = []
+        for i, frame in enumerate(frames):
+            full = None
+            if masks_u8 is not None:
+                full = self.preprocess.mask_to_frame(masks_u8[i], *frame.shape[:2])
+            results.append(FrameResult(float(curv[i]), self.steering(float(curv[i])), full))
+        t3 = time.perf_counter()
+        n = len(frames)
+        timings = {'preprocess': (t1 - t0) / n, 'forward_vbp': (t2 - t1) / n,
+                   'postprocess': (t3 - t2) / n}
+        for r in results:
+            r.timings = dict(timings)
+        return results
+
+    def _to_device(self, batch: np.ndarray) -> torch.Tensor:
+        src = torch.from_numpy(batch)
+        if self.device.type == 'cpu':
+            return src
+        if self._host is None or self._host.shape != src.shape:
+            self._host = torch.empty(src.shape, dtype=src.dtype).pin_memory()
+        self._host.copy_(src)
+        return self._host.to(self.device, non_blocking=True)
