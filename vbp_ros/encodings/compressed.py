@@ -1,0 +1,155 @@
+"""sensor_msgs/CompressedImage <-> numpy (JPEG and PNG, through OpenCV)."""
+from __future__ import annotations
+
+import struct
+
+import cv2
+import numpy as np
+
+from vbp_ros.encodings.errors import EncodingError
+from vbp_ros.encodings.limits import check_size, MAX_BYTES, MAX_SIDE
+from vbp_ros.msgs.types import CompressedImage, Header
+
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (they carry the image size): C0-CF except DHT, JPG and DAC.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_NO_LENGTH = frozenset([0x01, 0xD8, *range(0xD0, 0xD8)])
+_FORMATS = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}
+
+
+def peek_size(data: bytes) -> tuple[int, int] | None:
+    """Read (width, height) from a PNG or JPEG header without decoding it.
+
+    Args:
+        data: The compressed image.
+
+    Returns:
+        ``(width, height)``, or None if the data is neither a PNG nor a JPEG with a frame
+        header (OpenCV may still know the format).
+    """
+    if data.startswith(_PNG_MAGIC) and len(data) >= 24 and data[12:16] == b'IHDR':
+        width, height = struct.unpack_from('>II', data, 16)
+        return width, height
+    if not data.startswith(b'\xff\xd8'):
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:                       # fill byte
+            pos += 1
+            continue
+        if marker in _JPEG_NO_LENGTH:
+            pos += 2
+            continue
+        if marker in _JPEG_SOF:
+            if pos + 9 > len(data):
+                return None
+            height, width = struct.unpack_from('>HH', data, pos + 5)
+            return width, height
+        if marker == 0xDA:                       # start of scan before any frame header
+            return None
+        pos += 2 + struct.unpack_from('>H', data, pos + 2)[0]
+    return None
+
+
+def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
+                      max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Decode a CompressedImage (JPEG or PNG) to RGB.
+
+    The format string (``'jpeg'``, ``'png'``, ``'rgb8; jpeg compressed bgr8'``, ...) is only
+    checked for unsupported variants; the data's own header decides how it is decoded. The
+    image size is read from the header and checked before anything is decoded.
+
+    Args:
+        msg: The CompressedImage message.
+        max_side: Largest accepted width or height.
+        max_bytes: Largest accepted decoded size (width x height x 3).
+
+    Returns:
+        Array of shape (height, width, 3), uint8, RGB.
+
+    Raises:
+        EncodingError: Empty, corrupt or truncated data, ``compressedDepth`` images, or a
+            size beyond the limits.
+    """
+    fmt = str(msg.format)
+    if 'compresseddepth' in fmt.lower().replace(' ', ''):
+        msg_ = f'compressedDepth images are not supported (format {fmt!r})'
+        raise EncodingError(msg_)
+    data = bytes(msg.data) if not isinstance(msg.data, bytes) else msg.data
+    if not data:
+        msg_ = f'compressed image (format {fmt!r}) has no data'
+        raise EncodingError(msg_)
+    size = peek_size(data)
+    if size is not None:
+        check_size(size[0], size[1], size[0] * size[1] * 3, max_side=max_side,
+                   max_bytes=max_bytes)
+        if data.startswith(b'\xff\xd8') and b'\xff\xd9' not in data[-64:]:
+            msg_ = f'truncated JPEG: no end-of-image marker in the last 64 of {len(data)} bytes'
+            raise EncodingError(msg_)
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        bgr = None
+        reason = f': {exc}'
+    else:
+        reason = ''
+    if bgr is None:
+        msg_ = f'corrupt or unsupported compressed image (format {fmt!r}, {len(data)} bytes){reason}'
+        raise EncodingError(msg_)
+    check_size(bgr.shape[1], bgr.shape[0], bgr.nbytes, max_side=max_side, max_bytes=max_bytes)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_compressed(array: np.ndarray, header: Header | None = None, fmt: str = 'jpeg',
+                      quality: int = 90, encoding: str | None = None) -> CompressedImage:
+    """Compress an image into a CompressedImage message (as image_transport's plugin does).
+
+    Args:
+        array: uint8 image, (H, W) or (H, W, 1) grey or (H, W, 3) colour.
+        header: Header to use; a default (zero) one if None.
+        fmt: ``'jpeg'`` (or ``'jpg'``) or ``'png'``.
+        quality: JPEG quality 1..100 (ignored for PNG).
+        encoding: Channel order of ``array``: ``'bgr8'`` (default for colour), ``'rgb8'`` or
+            ``'mono8'`` (default for grey).
+
+    Returns:
+        The message; its format reads e.g. ``'bgr8; jpeg compressed bgr8'``.
+
+    Raises:
+        EncodingError: Bad format, quality, encoding, dtype or shape, or OpenCV cannot encode.
+    """
+    ext = _FORMATS.get(str(fmt).lower())
+    if ext is None:
+        msg = f'unsupported compressed format {fmt!r} (use jpeg or png)'
+        raise EncodingError(msg)
+    if not 1 <= int(quality) <= 100:
+        msg = f'JPEG quality must be 1..100, not {quality}'
+        raise EncodingError(msg)
+    arr = np.asarray(array)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    grey = arr.ndim == 2
+    encoding = encoding or ('mono8' if grey else 'bgr8')
+    want = {'mono8': 2, 'bgr8': 3, 'rgb8': 3}.get(encoding)
+    if want is None:
+        msg = f'encode_compressed takes mono8, bgr8 or rgb8 arrays, not {encoding!r}'
+        raise EncodingError(msg)
+    if arr.dtype != np.uint8 or arr.ndim != want or (want == 3 and arr.shape[2] != 3) or \
+            0 in arr.shape:
+        msg = f'{encoding} needs a non-empty uint8 array of shape ' \
+              f'{"(H, W)" if want == 2 else "(H, W, 3)"}, got {arr.dtype} {np.shape(array)}'
+        raise EncodingError(msg)
+    if encoding == 'rgb8':
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == '.jpg' else []
+    ok, buf = cv2.imencode(ext, arr, params)
+    if not ok:
+        msg = f'OpenCV could not encode a {arr.shape} image as {fmt}'
+        raise EncodingError(msg)
+    name = 'jpeg' if ext == '.jpg' else 'png'
+    target = 'mono8' if grey else 'bgr8'
+    return CompressedImage(header if header is not None else Header(),
+                           f'{encoding}; {name} compressed {target}', buf.tobytes())
