@@ -211,7 +211,7 @@ class VbpNode:
         t2 = time.perf_counter()
         header = msg.header
         p = self.params
-        angle = p.steering_scale * float(result.steering_angle) + p.steering_offset
+        angle = float(result.steering_angle) + p.steering_offset
         angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
         steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
             steering_angle=angle, speed=p.speed))

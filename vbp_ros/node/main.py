@@ -23,49 +23,65 @@ from vbp_ros.transport.parameters import load_params_file, parse_assignment, spl
 LOG = logging.getLogger('vbp_ros.node')
 
 
-def add_node_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``vbp_node`` and ``vbp-ros node``."""
+def add_middleware_arguments(parser: argparse.ArgumentParser, node_name: str,
+                             default_middleware_name: str = 'auto') -> None:
+    """Options every vbp-ros process on the wire shares (middleware, domain, names)."""
     parser.add_argument('--middleware', choices=['auto'] + [m.value for m in Middleware],
-                        default='auto', help='auto: rclpy if importable, else cyclonedds')
-    parser.add_argument('--params-file', action='append', default=[], metavar='YAML',
-                        help='ROS 2 parameter file (e.g. config/vbp.yaml); repeatable')
-    parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
-                        help='parameter override (value read as YAML); repeatable')
-    parser.add_argument('--node-name', default=NODE_NAME, help='node name (default %(default)s)')
+                        default=default_middleware_name,
+                        help='auto: rclpy if importable, else cyclonedds (default %(default)s)')
+    parser.add_argument('--node-name', default=node_name, help='node name (default %(default)s)')
     parser.add_argument('--namespace', default='/', help='node namespace')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='DDS domain (default: ROS_DOMAIN_ID or 0); cyclonedds only')
     parser.add_argument('--distro', default='jazzy',
                         choices=['humble', 'iron', 'jazzy', 'kilted', 'rolling'],
                         help='ROS 2 wire layout to speak; cyclonedds only (default jazzy)')
-    parser.add_argument('--record', metavar='DIR', default=None,
-                        help='record camera and all outputs into a rosbag2 bag in DIR')
-    parser.add_argument('--duration', type=float, default=None,
-                        help='stop after this many seconds (default: run until Ctrl-C)')
+    parser.add_argument('--loopback', action='store_true',
+                        help='bind DDS to the loopback interface (unless CYCLONEDDS_URI is set)')
     parser.add_argument('--ros-args', nargs=argparse.REMAINDER, default=None, dest='ros_args',
                         help='ROS 2 arguments: -p name:=value, -r from:=to, --params-file FILE')
 
 
-def make_transport(args: argparse.Namespace, ros_argv: list[str]) -> Any:
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vbp_node`` and ``vbp-ros node``."""
+    parser.add_argument('--params-file', action='append', default=[], metavar='YAML',
+                        help='ROS 2 parameter file (e.g. config/vbp.yaml); repeatable')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
+                        help='parameter override (value read as YAML); repeatable')
+    parser.add_argument('--record', metavar='DIR', default=None,
+                        help='record camera and all outputs into a rosbag2 bag in DIR')
+    parser.add_argument('--duration', type=float, default=None,
+                        help='stop after this many seconds (default: run until Ctrl-C)')
+    add_middleware_arguments(parser, NODE_NAME)
+
+
+def make_transport(args: argparse.Namespace) -> Any:
     """Create the transport the options ask for, with parameters and remappings applied."""
+    ros_argv = ['--ros-args', *args.ros_args] if getattr(args, 'ros_args', None) is not None \
+        else []
     middleware = default_middleware() if args.middleware == 'auto' else Middleware(
         args.middleware)
+    params_files = list(getattr(args, 'params_file', []) or [])
+    param_texts = list(getattr(args, 'param', []) or [])
     if middleware is Middleware.RCLPY:
         extra = []
-        for path in args.params_file:
+        for path in params_files:
             extra += ['--params-file', path]
-        for text in args.param:
+        for text in param_texts:
             name, _ = parse_assignment(text)
             extra += ['-p', f'{name}:={text.split("=", 1)[1].lstrip("=")}']
         rcl_args = [sys.argv[0]] + (ros_argv or ['--ros-args']) + extra
         return create_transport(middleware, node_name=args.node_name, namespace=args.namespace,
                                 args=rcl_args)
+    if getattr(args, 'loopback', False):
+        from vbp_ros.transport.loopback import use_loopback
+        use_loopback()
     _, overrides, remaps, files = split_ros_args(ros_argv)
     values: dict[str, Any] = {}
-    for path in args.params_file + files:
+    for path in params_files + files:
         values.update(load_params_file(path, args.node_name, args.namespace))
     values.update(overrides)
-    for text in args.param:
+    for text in param_texts:
         name, value = parse_assignment(text)
         values[name] = value
     return create_transport(middleware, node_name=args.node_name, namespace=args.namespace,
@@ -83,8 +99,7 @@ def run_node(args: argparse.Namespace) -> int:
         VbpError: bad parameters, model or middleware (the caller prints it).
     """
     from vbp_ros.node.logic import VbpNode
-    ros_argv = ['--ros-args', *args.ros_args] if args.ros_args is not None else []
-    transport = make_transport(args, ros_argv)
+    transport = make_transport(args)
     recorder = None
     node = None
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import math
 from typing import Any
 
 from vbp_ros.node.params import NodeParams
@@ -39,13 +39,15 @@ def build_pipeline(params: NodeParams) -> Any:
     """
     from vbp_ros.core.model_file import BUNDLED_MODEL, read_spec
     from vbp_ros.pipeline.frame import FramePipeline
+    from vbp_ros.pipeline.steering import SteeringConversion
     path = params.model_path or None
     preprocess = None
     overrides = preprocess_overrides(params)
     if overrides:
         spec = read_spec(path or BUNDLED_MODEL)
         preprocess = dataclasses.replace(spec.preprocess, **overrides)
-    kwargs: dict[str, Any] = {}
-    if 'wheelbase' in inspect.signature(FramePipeline).parameters:
-        kwargs['wheelbase'] = params.wheelbase
-    return FramePipeline(model_path=path, device=params.device, preprocess=preprocess, **kwargs)
+    # The node adds steering_offset and clips to max_steering_angle itself (see params).
+    steering = SteeringConversion(wheelbase=params.wheelbase, gain=params.steering_scale,
+                                  max_angle=math.pi)
+    return FramePipeline(model_path=path, device=params.device, preprocess=preprocess,
+                         steering=steering)

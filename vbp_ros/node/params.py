@@ -4,10 +4,15 @@ Values come from ``config/vbp.yaml`` (ROS 2 layout, ``vbp: ros__parameters:``) a
 (``--ros-args -p name:=value`` or ``--param name=value``). Empty preprocessing values mean "as
 stored in the model file".
 
-Steering conversion: the model outputs curvature ``k`` (1/m, + = left). The pipeline turns it into
-a bicycle-model wheel angle ``atan(wheelbase * k)``; the node publishes
-``clip(steering_scale * angle + steering_offset, -max_steering_angle, max_steering_angle)``
-in ``AckermannDrive.steering_angle`` (rad, + = left, REP-103).
+Steering conversion: the model outputs curvature ``k`` (1/m, + = left). The node publishes the
+bicycle-model wheel angle, scaled, offset and clipped::
+
+    steering_angle = clip(steering_scale * atan(wheelbase * k) + steering_offset,
+                          -max_steering_angle, +max_steering_angle)
+
+in ``AckermannDrive.steering_angle`` (rad, + = left, REP-103). The first part is the pipeline's
+:class:`~vbp_ros.pipeline.steering.SteeringConversion` (gain = steering_scale); the node adds the
+offset and clips.
 """
 from __future__ import annotations
 

@@ -1,0 +1,200 @@
+"""Frame sources for the camera publisher: synthetic road, test pattern, video file, image folder.
+
+Every source yields HxWx3 uint8 RGB frames at the requested size and loops forever.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import cv2
+import numpy as np
+
+from vbp_ros.errors import InputError
+
+LOG = logging.getLogger(__name__)
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.pgm', '.tif', '.tiff')
+
+
+class FrameSource(Protocol):
+    """An endless supply of RGB frames."""
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield HxWx3 uint8 RGB frames."""
+
+
+class PatternSource:
+    """A moving road-like test pattern: sky, grass, a road whose lane line sweeps left/right.
+
+    Needs nothing but numpy and OpenCV; the bend changes over time so steering changes too.
+
+    Args:
+        width: frame width.
+        height: frame height.
+        rate: frames per second the pattern is timed for (one sweep every ~4 s).
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, rate: float = 30.0) -> None:
+        self.width, self.height, self.rate = int(width), int(height), float(rate)
+        self._base = np.empty((self.height, self.width, 3), np.uint8)
+        horizon = int(0.45 * self.height)
+        self._base[:horizon] = (135, 185, 235)
+        self._base[horizon:] = (70, 130, 60)
+        self._horizon = horizon
+
+    def frame(self, i: int) -> np.ndarray:
+        """The i-th frame."""
+        img = self._base.copy()
+        w, h, top = self.width, self.height, self._horizon
+        bend = math.sin(2 * math.pi * i / (4.0 * self.rate))
+        apex = w / 2 + bend * 0.3 * w
+        road = np.array([[0.05 * w, h], [0.95 * w, h], [apex + 0.04 * w, top],
+                         [apex - 0.04 * w, top]], np.int32)
+        cv2.fillPoly(img, [road], (90, 90, 95))
+        ys = np.linspace(h, top, 12)
+        for k in range(0, len(ys) - 1, 2):
+            t0, t1 = (h - ys[k]) / (h - top), (h - ys[k + 1]) / (h - top)
+            x0 = w / 2 + (apex - w / 2) * t0 ** 1.5
+            x1 = w / 2 + (apex - w / 2) * t1 ** 1.5
+            cv2.line(img, (int(x0), int(ys[k])), (int(x1), int(ys[k + 1])), (240, 240, 240),
+                     max(1, int(0.012 * w * (1 - t0))))
+        return img
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames forever."""
+        i = 0
+        while True:
+            yield self.frame(i)
+            i += 1
+
+
+class WorldSource:
+    """The synthetic road world of :mod:`vbp_ros.world` (a drive along random roads).
+
+    Raises:
+        InputError: the world module offers no camera.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, rate: float = 30.0,
+                 seed: int = 0) -> None:
+        try:
+            module = importlib.import_module('vbp_ros.world.camera')
+        except ImportError as exc:
+            msg = f'synthetic world camera not available: {exc}'
+            raise InputError(msg) from None
+        cls = getattr(module, 'SyntheticCamera', None)
+        if cls is None:
+            msg = 'vbp_ros.world.camera has no SyntheticCamera'
+            raise InputError(msg)
+        self._camera = _construct(cls, width=width, height=height, rate=rate, seed=seed)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames forever."""
+        cam = self._camera
+        if hasattr(cam, 'frames'):
+            for frame in cam.frames():
+                yield getattr(frame, 'rgb', frame)
+        else:
+            while True:
+                frame = cam.next_frame() if hasattr(cam, 'next_frame') else cam.read()
+                yield getattr(frame, 'rgb', frame)
+
+
+def _construct(cls: Any, **kwargs: Any) -> Any:
+    import inspect
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+
+
+class VideoSource:
+    """Frames of a video file (OpenCV), resized, looping at the end."""
+
+    def __init__(self, path: str | Path, width: int | None = None,
+                 height: int | None = None) -> None:
+        self.path = str(path)
+        self.size = (int(width), int(height)) if width and height else None
+        cap = cv2.VideoCapture(self.path)
+        ok = cap.isOpened() and cap.read()[0]
+        cap.release()
+        if not ok:
+            msg = f'cannot read video {self.path}'
+            raise InputError(msg)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames forever (the video restarts at its end)."""
+        while True:
+            cap = cv2.VideoCapture(self.path)
+            try:
+                while True:
+                    ok, bgr = cap.read()
+                    if not ok:
+                        break
+                    yield _fit(bgr, self.size)
+            finally:
+                cap.release()
+
+
+class FolderSource:
+    """Image files of a folder in name order, resized, looping."""
+
+    def __init__(self, path: str | Path, width: int | None = None,
+                 height: int | None = None) -> None:
+        self.files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            msg = f'no images ({", ".join(IMAGE_SUFFIXES)}) in {path}'
+            raise InputError(msg)
+        self.size = (int(width), int(height)) if width and height else None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames forever; unreadable files are skipped with a warning."""
+        while True:
+            for path in self.files:
+                bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    LOG.warning('cannot read %s, skipped', path)
+                    continue
+                yield _fit(bgr, self.size)
+
+
+def _fit(bgr: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size and (bgr.shape[1], bgr.shape[0]) != size:
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def open_source(spec: str, width: int = 640, height: int = 480, rate: float = 30.0,
+                seed: int = 0) -> FrameSource:
+    """Open a frame source.
+
+    Args:
+        spec: 'synthetic' (the road world, or the test pattern if the world has no camera),
+            'pattern', a video file or a folder of images.
+        width: frame width.
+        height: frame height.
+        rate: frame rate the synthetic sources are timed for.
+        seed: random seed of the synthetic world.
+
+    Returns:
+        The source.
+
+    Raises:
+        InputError: the path cannot be read.
+    """
+    if spec == 'pattern':
+        return PatternSource(width, height, rate)
+    if spec == 'synthetic':
+        try:
+            return WorldSource(width, height, rate, seed)
+        except InputError as exc:
+            LOG.info('%s; using the test pattern', exc)
+            return PatternSource(width, height, rate)
+    path = Path(spec)
+    if path.is_dir():
+        return FolderSource(path, width, height)
+    if path.is_file():
+        return VideoSource(path, width, height)
+    msg = f'camera source {spec!r} is neither synthetic, pattern, a video nor a folder'
+    raise InputError(msg)
