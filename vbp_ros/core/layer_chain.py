@@ -8,6 +8,7 @@ activation is a functional call inside a custom ``forward``.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,7 +18,11 @@ from torch import nn
 from vbp_ros.core.box_upsample import compose, Footprint
 from vbp_ros.errors import ModelError
 
+log = logging.getLogger(__name__)
+
 CONV = (nn.Conv2d,)
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+               nn.PReLU, nn.RReLU, nn.Hardswish, nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid)
 POOL = (nn.MaxPool2d, nn.AvgPool2d)
 UNSUPPORTED_SPATIAL = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.AdaptiveAvgPool2d,
                        nn.AdaptiveMaxPool2d, nn.Upsample, nn.PixelShuffle, nn.Unfold,
@@ -133,17 +138,17 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
         if c.occurrence and isinstance(c.module, CONV + POOL):
             raise ModelError(f'layer {c.name!r} runs more than once; the chain cannot follow it')
 
-    taps = [_tap(calls, i, last=(i == conv_idx[-1])) for i in conv_idx]
+    strict = layers is None
+    taps = [_tap(calls, i, i == conv_idx[-1], strict) for i in conv_idx]
     upsample = []
     prev_end, prev_hw = -1, tuple(in_hw)
     for tap, i in zip(taps, conv_idx):
-        ops = [c for c in calls[prev_end + 1:i + 1] if isinstance(c.module, CONV + POOL)]
-        upsample.append(_upsample_between(ops, prev_hw, tap))
+        upsample.append(_upsample_between(calls[prev_end + 1:i + 1], prev_hw, tap))
         prev_end, prev_hw = i, tap.shape[1:]
     return Chain(taps, upsample)
 
 
-def _tap(calls: list[Call], i: int, last: bool) -> Tap:
+def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     conv = calls[i]
     shape = conv.out_shape
     if len(shape) != 3:
@@ -151,34 +156,47 @@ def _tap(calls: list[Call], i: int, last: bool) -> Tap:
     j = i + 1
     while j < len(calls) and calls[j].passes_through and calls[j].in_shape == shape:
         j += 1
-    if j < len(calls) and _numel(calls[j].in_shape) == _numel(shape):
-        if not last and calls[j].in_shape != shape:
-            msg = (f'layer {calls[j].name!r} after conv layer {conv.name!r} receives shape '
-                   f'{calls[j].in_shape}, not {shape}: the chain cannot follow this branch')
-            raise ModelError(msg)
+    fits = j < len(calls) and (calls[j].in_shape == shape if not last
+                               else _numel(calls[j].in_shape) == _numel(shape))
+    if fits:
         return Tap(calls[j], 'input', shape, conv.name)
-    if not last:
+    if strict and not last:
         msg = (f'after conv layer {conv.name!r}, layer {calls[j].name!r} receives shape '
                f'{calls[j].in_shape}: VisualBackProp cannot follow this branch; '
                'name the conv layers to use explicitly')
         raise ModelError(msg)
+    # The map never enters another layer module (e.g. F.relu then x.mean() in a custom
+    # forward) or explicitly named layers in a branching model: read it where the conv's own
+    # pass-through modules end. An activation applied functionally there is not seen.
+    if j - 1 == i or not any(isinstance(c.module, ACTIVATIONS) for c in calls[i + 1:j]):
+        log.warning('conv layer %r: its map is read before any activation (none runs as a '
+                    'module after it); use activation modules (e.g. nn.ReLU) to get the '
+                    'post-activation map VisualBackProp expects', conv.name)
     return Tap(calls[j - 1], 'output', shape, conv.name)
 
 
-def _upsample_between(ops: list[Call], hw_in: tuple[int, ...], tap: Tap
+def _upsample_between(calls: list[Call], hw_in: tuple[int, ...], tap: Tap
                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Box-upsampling matrices from ``tap``'s map back through ``ops`` to size ``hw_in``."""
+    """Box-upsampling matrices from ``tap``'s map back to the previous map's size ``hw_in``.
+
+    ``calls`` runs from just after the previous map's conv to this map's conv (its last item).
+    Walking backwards from the conv, a spatial layer is on the path when its output has exactly
+    the shape the path needs next; layers of side branches are skipped that way.
+    """
+    conv = calls[-1]
+    path = [conv]
+    need = conv.in_shape
+    for c in reversed(calls[:-1]):
+        if isinstance(c.module, CONV + POOL) and c.out_shape == need:
+            path.append(c)
+            need = c.in_shape
+    if tuple(need[1:]) != tuple(hw_in):
+        msg = (f'conv layer {tap.conv_name!r}: its input (spatial size {tuple(conv.in_shape[1:])})'
+               f' cannot be traced back to the previous map of size {tuple(hw_in)}')
+        raise ModelError(msg)
     steps = []
-    hw = tuple(hw_in)
-    for op in ops:
-        if tuple(op.in_shape[1:]) != hw:
-            msg = (f'layer {op.name!r} receives spatial size {op.in_shape[1:]}, but the previous '
-                   f'map has {hw}: the chain cannot follow it')
-            raise ModelError(msg)
-        out_hw = op.out_shape[1:]
+    for op in reversed(path):
         fp = Footprint.of(op.module)
-        steps.append((fp.matrix(0, hw[0], out_hw[0]), fp.matrix(1, hw[1], out_hw[1])))
-        hw = tuple(out_hw)
-    if hw != tuple(tap.shape[1:]):
-        raise ModelError(f'conv layer {tap.conv_name!r}: cannot map its output back to {hw_in}')
+        (h_in, w_in), (h_out, w_out) = op.in_shape[1:], op.out_shape[1:]
+        steps.append((fp.matrix(0, h_in, h_out), fp.matrix(1, w_in, w_out)))
     return compose(steps)

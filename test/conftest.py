@@ -1,0 +1,38 @@
+"""Shared fixtures: a seeded RNG, a tiny steering CNN and a synthetic road-like image."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def tiny_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 5, stride=2), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+        nn.Conv2d(8, 8, 3), nn.ReLU(),
+        nn.Flatten(), nn.LazyLinear(1),
+    ).eval()
+
+
+@pytest.fixture
+def road_image(rng: np.random.Generator) -> np.ndarray:
+    """480x640 RGB: sky, grey road trapezoid with white edge lines, noise."""
+    img = np.zeros((480, 640, 3), np.uint8)
+    img[:200] = (135, 180, 230)
+    img[200:] = (60, 120, 50)
+    for y in range(200, 480):
+        half = int(20 + (y - 200) * 1.0)
+        img[y, 320 - half:320 + half] = (90, 90, 90)
+        img[y, 320 - half:320 - half + 6] = 255
+        img[y, 320 + half - 6:320 + half] = 255
+    noise = rng.integers(-8, 8, img.shape)
+    return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)

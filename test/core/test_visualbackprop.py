@@ -1,0 +1,340 @@
+"""VisualBackProp against an independent reference: the paper's procedure, layer by layer,
+with real transposed convolutions (all-ones kernels) in float64."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vbp_ros import InputError, ModelError, PilotNet, VisualBackProp
+
+
+def reference_vbp(x: torch.Tensor, stages: list[tuple[nn.Module, nn.Module | None]],
+                  head: nn.Module | None = None) -> torch.Tensor:
+    """The paper's VisualBackProp, written out by hand.
+
+    ``stages`` lists, in forward order, spatial layers (Conv2d / pooling) each with the module
+    that follows it up to its feature map (activation, BN...; None for pooling). Only conv
+    layers contribute feature maps; every spatial layer contributes its transposed conv.
+    """
+    x = x.double()
+    maps, geoms, sizes = [], [], []
+    h = x
+    for op, post in stages:
+        sizes.append(h.shape[-2:])
+        h = op.double()(h)
+        if post is not None:
+            h = post.double()(h)
+        geoms.append(op)
+        if isinstance(op, nn.Conv2d):
+            maps.append((len(geoms), h.mean(1, keepdim=True)))
+    mask = maps[-1][1]
+    # Walk the spatial layers backwards; multiply when arriving at a conv layer's map.
+    map_at = {n: m for n, m in maps}
+    for i in range(len(geoms) - 1, -1, -1):
+        op = geoms[i]
+        k, s = _pair(op.kernel_size), _pair(op.stride)
+        p = _pair(op.padding if op.padding != 'same' else 0)
+        if op.padding == 'same':
+            p = tuple((op.dilation[j] * (k[j] - 1)) // 2 for j in range(2))
+        d = _pair(getattr(op, 'dilation', 1))
+        target = sizes[i]
+        base = [(mask.shape[-2 + j] - 1) * s[j] - 2 * p[j] + d[j] * (k[j] - 1) + 1
+                for j in range(2)]
+        out_pad = [int(target[j]) - base[j] for j in range(2)]
+        kernel = torch.ones(1, 1, *k, dtype=torch.float64)
+        mask = F.conv_transpose2d(mask, kernel, stride=s, padding=p, dilation=d,
+                                  output_padding=out_pad)
+        if i in map_at:
+            mask = mask * map_at[i]
+    mask = mask[:, 0]
+    flat = mask.flatten(1)
+    lo, hi = flat.min(1, keepdim=True)[0], flat.max(1, keepdim=True)[0]
+    out = torch.where(hi > lo, (flat - lo) / (hi - lo).clamp_min(1e-300), torch.zeros_like(flat))
+    return out.view_as(mask).float()
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _net_plain() -> tuple[nn.Module, list]:
+    torch.manual_seed(1)
+    c1, c2, c3 = nn.Conv2d(3, 6, 5, 2), nn.Conv2d(6, 7, 3, 2), nn.Conv2d(7, 5, 3)
+    net = nn.Sequential(c1, nn.ReLU(), c2, nn.ReLU(), c3, nn.ReLU(), nn.Flatten())
+    return net, [(c1, nn.ReLU()), (c2, nn.ReLU()), (c3, nn.ReLU())]
+
+
+def _net_padding_bn_maxpool() -> tuple[nn.Module, list]:
+    torch.manual_seed(2)
+    c1, b1 = nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6)
+    pool = nn.MaxPool2d(2)
+    c2, b2 = nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8)
+    c3 = nn.Conv2d(8, 4, 3, padding=2, dilation=2)
+    for b in (b1, b2):
+        b.running_mean.uniform_(-0.2, 0.2)
+        b.running_var.uniform_(0.5, 2)
+    act = nn.LeakyReLU(0.1)
+    net = nn.Sequential(c1, b1, act, pool, c2, b2, act, c3, nn.ELU(), nn.Flatten(),
+                        nn.LazyLinear(1)).eval()
+    return net, [(c1, nn.Sequential(b1, act)), (pool, None), (c2, nn.Sequential(b2, act)),
+                 (c3, nn.ELU())]
+
+
+class _CustomForward(nn.Module):
+    """Nested Sequentials, functional activations, BN before a conv, avg pooling, 1 channel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.stem = nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 5, 5, stride=2, padding=2))
+        self.body = nn.Sequential(nn.Sequential(nn.AvgPool2d(3, stride=2, padding=1)),
+                                  nn.Conv2d(5, 6, 3, padding='same'))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(6, 1)
+        self.stem[0].running_mean.fill_(0.3)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        x = self.body[0](x)
+        x = torch.relu(self.body[1](x))
+        return self.head(self.pool(x).flatten(1))
+
+
+def _net_custom() -> tuple[nn.Module, list]:
+    net = _CustomForward().eval()
+
+    class Relu(nn.Module):
+        def forward(self, x):
+            return F.relu(x)
+
+    conv1 = nn.Sequential(net.stem[0], net.stem[1])
+    # The reference treats BN+conv as the conv geometry of stem[1] (BN is pointwise).
+    return net, [(_Chain(conv1, net.stem[1]), Relu()), (net.body[0][0], None),
+                 (net.body[1], Relu())]
+
+
+class _Chain(nn.Conv2d):
+    """A conv whose forward runs a BN before it (for the reference only)."""
+
+    def __init__(self, seq: nn.Sequential, conv: nn.Conv2d) -> None:
+        nn.Module.__init__(self)
+        self.seq = seq
+        for a in ('kernel_size', 'stride', 'padding', 'dilation'):
+            setattr(self, a, getattr(conv, a))
+
+    def forward(self, x):
+        return self.seq(x)
+
+    def double(self):
+        self.seq.double()
+        return self
+
+
+NETS = {'plain': (_net_plain, (3, 40, 52)),
+        'padding_bn_maxpool': (_net_padding_bn_maxpool, (3, 37, 45)),
+        'custom_forward': (_net_custom, (1, 33, 50))}
+
+
+@pytest.mark.parametrize('name', sorted(NETS))
+@pytest.mark.parametrize('batch', [1, 3])
+def test_matches_reference(name: str, batch: int) -> None:
+    build, shape = NETS[name]
+    net, stages = build()
+    net.eval()
+    x = torch.randn(batch, *shape)
+    with torch.no_grad():
+        net(x)  # materialise lazy layers
+        expected = reference_vbp(x, stages)
+        net.float()
+        out, mask = VisualBackProp(net)(x)
+        assert torch.allclose(out, net(x))
+    assert mask.shape == (batch, *shape[1:])
+    assert mask.dtype == torch.float32
+    assert (mask.amin((1, 2)) == 0).all()
+    assert torch.allclose(mask.amax((1, 2)), torch.ones(batch))
+    assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
+
+
+def test_pilotnet_matches_reference() -> None:
+    torch.manual_seed(4)
+    net = PilotNet().eval()
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    x = torch.randn(2, 3, 66, 200)
+    with torch.no_grad():
+        expected = reference_vbp(x, [(c, nn.ReLU()) for c in convs])
+        net.float()
+        _, mask = VisualBackProp(net)(x)
+    assert torch.allclose(mask, expected, atol=1e-5)
+
+
+def test_larger_input_same_conv_stack() -> None:
+    net = PilotNet(in_size=(256, 455)).eval()
+    _, mask = VisualBackProp(net)(torch.randn(1, 3, 256, 455))
+    assert mask.shape == (1, 256, 455)
+
+
+def test_mask_peaks_on_bright_square() -> None:
+    """First-layer filter fires only on bright pixels; deeper layers pass positive evidence."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 2, 3, 2), nn.ReLU(),
+                        nn.Conv2d(2, 2, 3), nn.ReLU(), nn.Flatten())
+    with torch.no_grad():
+        net[0].weight.fill_(1 / 9)
+        net[0].bias.fill_(-0.5)  # ReLU(mean - 0.5): only the bright square survives
+        for conv in (net[2], net[4]):
+            conv.weight.fill_(0.1)
+            conv.bias.fill_(0.01)
+    x = torch.full((1, 1, 48, 64), 0.1)
+    x[0, 0, 20:28, 36:44] = 1.0
+    _, mask = VisualBackProp(net)(x)
+    peak = divmod(int(mask[0].argmax()), 64)
+    assert 20 <= peak[0] < 28 and 36 <= peak[1] < 44, peak
+    inside = mask[0, 20:28, 36:44].mean()
+    outside = mask[0].sum() - mask[0, 20:28, 36:44].sum()
+    assert inside > 5 * outside / (48 * 64 - 64)
+
+
+def test_batch_equals_singles() -> None:
+    net = PilotNet().eval()
+    vbp = VisualBackProp(net)
+    x = torch.randn(5, 3, 66, 200)
+    out, mask = vbp(x)
+    for i in range(5):
+        o, m = vbp(x[i:i + 1])
+        assert torch.allclose(o, out[i:i + 1], atol=1e-6)
+        assert torch.allclose(m, mask[i:i + 1], atol=1e-6)
+
+
+def test_constant_mask_is_zero_not_nan() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.ReLU())
+    with torch.no_grad():
+        for c in (net[0], net[2]):
+            c.weight.zero_()
+            c.bias.fill_(-1.0)  # all maps 0
+    _, mask = VisualBackProp(net)(torch.randn(2, 1, 16, 16))
+    assert torch.isfinite(mask).all() and (mask == 0).all()
+
+
+def test_intermediates() -> None:
+    net = PilotNet().eval()
+    res = VisualBackProp(net).explain(torch.randn(2, 3, 66, 200), intermediates=True)
+    assert [tuple(a.shape[1:]) for a in res.averaged] == [(31, 98), (14, 47), (5, 22), (3, 20),
+                                                         (1, 18)]
+    assert [tuple(a.shape[1:]) for a in res.intermediate] == [(66, 200), (31, 98), (14, 47),
+                                                             (5, 22), (3, 20)]
+    # averaged maps are channel means of post-ReLU maps: non-negative
+    assert all((a >= 0).all() for a in res.averaged)
+
+
+def test_training_mode_keeps_gradients_and_mask_has_none() -> None:
+    net = PilotNet(dropout=0.5).train()
+    x = torch.randn(4, 3, 66, 200)
+    out, mask = VisualBackProp(net)(x)
+    assert out.requires_grad and not mask.requires_grad
+    out.sum().backward()
+    assert net[0].weight.grad is not None
+
+
+def test_hooks_removed_even_after_error() -> None:
+    net = _CustomForward().eval()
+    vbp = VisualBackProp(net)
+    vbp(torch.randn(1, 1, 33, 50))
+
+    def hooks():
+        return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in net.modules())
+
+    assert hooks() == 0
+    with pytest.raises(InputError):
+        vbp(torch.randn(1, 2, 33, 50))  # wrong channel count
+    assert hooks() == 0
+
+
+def test_input_not_mutated() -> None:
+    net = PilotNet().eval()
+    x = torch.randn(1, 3, 66, 200)
+    x0 = x.clone()
+    VisualBackProp(net)(x)
+    assert torch.equal(x, x0)
+
+
+@pytest.mark.parametrize('dtype', [torch.float64, torch.bfloat16, torch.float16])
+def test_dtypes(dtype: torch.dtype) -> None:
+    net = PilotNet().eval()
+    x = torch.randn(2, 3, 66, 200)
+    _, ref = VisualBackProp(net)(x)
+    try:
+        out, mask = VisualBackProp(net.to(dtype))(x.to(dtype))
+    except RuntimeError as exc:  # a CPU build without half-precision convolutions
+        pytest.skip(f'{dtype} convolution unsupported here: {exc}')
+    assert out.dtype == dtype and mask.dtype == torch.float32
+    tol = 1e-5 if dtype == torch.float64 else 0.1
+    assert (mask - ref).abs().mean() < tol / 2
+    assert torch.isfinite(mask).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_matches_cpu() -> None:
+    net = PilotNet().eval()
+    x = torch.randn(2, 3, 66, 200)
+    _, ref = VisualBackProp(net)(x)
+    _, mask = VisualBackProp(net.cuda())(x.cuda())
+    assert mask.device.type == 'cuda'
+    assert torch.allclose(mask.cpu(), ref, atol=1e-4)
+
+
+def test_no_conv_layers_is_a_clear_error() -> None:
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
+    with pytest.raises(ModelError, match='no nn.Conv2d'):
+        VisualBackProp(mlp)(torch.randn(1, 3, 2, 2))
+
+
+def test_wrong_input_shape() -> None:
+    vbp = VisualBackProp(PilotNet())
+    with pytest.raises(InputError, match='N×C×H×W'):
+        vbp(torch.randn(3, 66, 200))
+    with pytest.raises(InputError, match='rejects input'):
+        vbp(torch.randn(1, 1, 66, 200))
+
+
+class _Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+        self.c = nn.Conv2d(8, 4, 3)
+
+    def forward(self, x):
+        return self.c(torch.cat([F.relu(self.a(x)), F.relu(self.b(x))], 1))
+
+
+def test_branching_model_names_the_layer() -> None:
+    with pytest.raises(ModelError, match="'b'"):
+        VisualBackProp(_Branchy())(torch.randn(1, 3, 16, 16))
+
+
+def test_explicit_layers_follow_one_branch() -> None:
+    net = _Branchy()
+    _, mask = VisualBackProp(net, layers=['b', 'c'])(torch.randn(1, 3, 16, 16))
+    assert mask.shape == (1, 16, 16)
+    with pytest.raises(ModelError, match='nope'):
+        VisualBackProp(net, layers=['nope'])(torch.randn(1, 3, 16, 16))
+
+
+def test_unseen_functional_activation_warns(caplog: pytest.LogCaptureFixture) -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            return F.relu(self.conv(x)).mean((2, 3))
+
+    with caplog.at_level('WARNING'):
+        VisualBackProp(Net())(torch.randn(1, 1, 8, 8))
+    assert "'conv'" in caplog.text and 'activation' in caplog.text
+
+
+def test_layer_names() -> None:
+    vbp = VisualBackProp(_CustomForward())
+    assert vbp.layer_names(torch.randn(1, 1, 33, 50)) == ['stem.1', 'body.1']
