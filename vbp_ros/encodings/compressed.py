@@ -97,7 +97,8 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
     else:
         reason = ''
     if bgr is None:
-        msg_ = f'corrupt or unsupported compressed image (format {fmt!r}, {len(data)} bytes){reason}'
+        msg_ = (f'corrupt or unsupported compressed image (format {fmt!r}, '
+                f'{len(data)} bytes){reason}')
         raise EncodingError(msg_)
     check_size(bgr.shape[1], bgr.shape[0], bgr.nbytes, max_side=max_side, max_bytes=max_bytes)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -13,7 +13,7 @@ import numpy as np
 
 from vbp_ros.encodings.errors import EncodingError
 from vbp_ros.encodings.limits import check_size, MAX_BYTES, MAX_SIDE
-from vbp_ros.encodings.table import lookup
+from vbp_ros.encodings.table import Encoding, lookup
 from vbp_ros.msgs.types import Header, Image
 
 _BIG_ENDIAN = sys.byteorder == 'big'
@@ -28,6 +28,27 @@ def _buffer(data: Any) -> memoryview:
     except (TypeError, ValueError) as exc:
         msg = f'image data of type {type(data).__name__} is not a byte buffer: {exc}'
         raise EncodingError(msg) from None
+
+
+def _checked(msg: Image, max_side: int, max_bytes: int) -> tuple[Encoding, memoryview]:
+    """Validate an Image's encoding, sizes and data length; return its layout and bytes."""
+    enc = lookup(msg.encoding)
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    row = width * enc.bytes_per_pixel
+    check_size(width, height, max(step, row) * height, max_side=max_side, max_bytes=max_bytes)
+    if step < row:
+        text = (f'step {step} is less than a row of {width} {enc.name} pixels '
+                f'({width} x {enc.bytes_per_pixel} = {row} bytes)')
+        raise EncodingError(text)
+    if enc.pixel_pairs and width % 2:
+        text = f'{enc.name} stores pixels in pairs, so its width must be even, not {width}'
+        raise EncodingError(text)
+    data = _buffer(msg.data)
+    if len(data) < step * height:
+        text = (f'image data has {len(data)} bytes, fewer than step x height = '
+                f'{step} x {height} = {step * height}')
+        raise EncodingError(text)
+    return enc, data
 
 
 def pixels(msg: Image, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES) -> np.ndarray:
@@ -46,42 +67,27 @@ def pixels(msg: Image, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES) 
         EncodingError: Unknown encoding, bad or absurd sizes, ``step`` smaller than a row,
             or fewer than ``step * height`` bytes of data.
     """
-    enc = lookup(msg.encoding)
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    row = width * enc.bytes_per_pixel
-    check_size(width, height, max(step, row) * height, max_side=max_side, max_bytes=max_bytes)
-    if step < row:
-        msg_ = (f'step {step} is less than a row of {width} {enc.name} pixels '
-                f'({width} x {enc.bytes_per_pixel} = {row} bytes)')
-        raise EncodingError(msg_)
-    if enc.pixel_pairs and width % 2:
-        msg_ = f'{enc.name} stores pixels in pairs, so its width must be even, not {width}'
-        raise EncodingError(msg_)
-    data = _buffer(msg.data)
-    if len(data) < step * height:
-        msg_ = (f'image data has {len(data)} bytes, fewer than step x height = '
-                f'{step} x {height} = {step * height}')
-        raise EncodingError(msg_)
+    enc, data = _checked(msg, max_side, max_bytes)
     if enc.depth == 1:
         dtype = np.dtype(np.uint8)
     else:
         dtype = np.dtype('>u2' if msg.is_bigendian else '<u2')
-    return np.ndarray((height, width, enc.channels), dtype, buffer=data,
-                      strides=(step, enc.bytes_per_pixel, enc.depth))
+    return np.ndarray((int(msg.height), int(msg.width), enc.channels), dtype, buffer=data,
+                      strides=(int(msg.step), enc.bytes_per_pixel, enc.depth))
 
 
 def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
                  max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Decode an Image message to RGB.
 
-    16-bit values are scaled to 8 bits (the high byte); Bayer mosaics are demosaiced and
-    YUV 4:2:2 is converted with OpenCV.
+    16-bit values are scaled to 8 bits by keeping their high byte (read in place, without
+    a copy); Bayer mosaics are demosaiced and YUV 4:2:2 converted with OpenCV.
 
     Args:
         msg: The Image message (any encoding in :data:`~vbp_ros.encodings.table.ENCODINGS`,
             or ``8UC1/3/4``, ``16UC1/3/4``).
-        copy: Always return a new writable C-contiguous array. Otherwise an ``rgb8`` image
-            comes back as a (possibly read-only, row-strided) view of ``msg.data``.
+        copy: Always return a new writable C-contiguous array. Otherwise ``rgb8`` (and
+            ``rgb16``) images come back as a possibly read-only, strided view of ``msg.data``.
         max_side: Largest accepted width or height.
         max_bytes: Largest accepted ``step * height``.
 
@@ -91,10 +97,11 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
     Raises:
         EncodingError: Unknown encoding, bad or absurd sizes, too little data.
     """
-    enc = lookup(msg.encoding)
-    arr = pixels(msg, max_side=max_side, max_bytes=max_bytes)
-    if enc.depth == 2:
-        arr = (arr >> 8).astype(np.uint8)
+    enc, data = _checked(msg, max_side, max_bytes)
+    # 8-bit values, or the high byte of each 16-bit value: first byte if big endian
+    offset = 1 if enc.depth == 2 and not msg.is_bigendian else 0
+    arr = np.ndarray((int(msg.height), int(msg.width), enc.channels), np.uint8, buffer=data,
+                     offset=offset, strides=(int(msg.step), enc.bytes_per_pixel, enc.depth))
     if enc.to_rgb is None:
         return np.array(arr, order='C') if copy else arr
     if enc.channels == 1:
@@ -102,8 +109,8 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
     try:
         return cv2.cvtColor(arr, enc.to_rgb)
     except cv2.error as exc:
-        msg_ = f'cannot convert a {arr.shape} {enc.name} image to RGB: {exc}'
-        raise EncodingError(msg_) from None
+        text = f'cannot convert a {arr.shape} {enc.name} image to RGB: {exc}'
+        raise EncodingError(text) from None
 
 
 def encode_image(array: np.ndarray, encoding: str = 'bgr8', header: Header | None = None

@@ -54,7 +54,8 @@ def _table() -> dict[str, Encoding]:
         ('bayer_gbrg16', 2, 1, cv2.COLOR_BayerGR2RGB),
         ('bayer_grbg16', 2, 1, cv2.COLOR_BayerGB2RGB),
     ]
-    table = {name: Encoding(name, depth, channels, code) for name, depth, channels, code in entries}
+    table = {name: Encoding(name, depth, channels, code)
+             for name, depth, channels, code in entries}
     # YUV 4:2:2: ROS 'yuv422' is UYVY (U0 Y0 V0 Y1), 'yuv422_yuy2' is YUYV (Y0 U0 Y1 V0).
     for name, code in [('yuv422', cv2.COLOR_YUV2RGB_UYVY), ('uyvy', cv2.COLOR_YUV2RGB_UYVY),
                        ('yuv422_yuy2', cv2.COLOR_YUV2RGB_YUYV),
