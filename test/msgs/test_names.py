@@ -90,3 +90,10 @@ def test_discovery_type_per_distro() -> None:
     assert discovery_type() is ParticipantEntitiesInfo
     assert discovery_type('iron') is ParticipantEntitiesInfo
     assert discovery_type('humble') is HumbleParticipantEntitiesInfo
+
+
+@pytest.mark.parametrize('distro', ['humble', 'iron', 'jazzy', 'kilted', 'rolling', 'Jazzy'])
+def test_typestore_for_every_distro(distro: str) -> None:
+    store = typestore(distro)
+    for cls in types_for(distro.lower()).values():
+        assert store.hash_rihs01(ros_type(cls)).startswith('RIHS01_')
