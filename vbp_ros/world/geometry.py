@@ -116,6 +116,7 @@ class RoadShape:
         if not (self.z.shape == self.y.shape == self.s.shape and self.z.ndim == 1
                 and self.z.size >= 2 and np.all(np.diff(self.z) > 0)):
             raise WorldError('RoadShape needs equally long 1-D tables with increasing z')
+        object.__setattr__(self, '_slope', np.gradient(self.y, self.z))
 
     @classmethod
     def polynomial(cls, lateral: float, heading: float, curvature: float,
@@ -145,8 +146,7 @@ class RoadShape:
         """
         z = np.asarray(z, np.float64)
         zc = np.clip(z, self.z[0], self.z[-1])
-        slope_tab = np.gradient(self.y, self.z)
-        slope = np.interp(zc, self.z, slope_tab)
+        slope = np.interp(zc, self.z, self._slope)
         y = np.interp(zc, self.z, self.y) + (z - zc) * slope
         s = np.interp(zc, self.z, self.s) + (z - zc) * np.sqrt(1.0 + slope ** 2)
         return y, np.arctan(slope), s

@@ -7,6 +7,7 @@ objects consistent between a full-resolution render and a direct network-size re
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +17,16 @@ from vbp_ros.world.geometry import CameraGeometry
 Colour = tuple[float, float, float]
 
 
+def clip01(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] in place (cheaper than ``np.clip`` on small arrays) and return ``x``."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, 1.0, out=x)
+
+
 def interval_cover(centres: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float
                    ) -> np.ndarray:
     """Fraction of unit pixels centred at ``centres`` that lies inside ``[lo, hi]``."""
-    return np.clip(np.minimum(centres + 0.5, hi) - np.maximum(centres - 0.5, lo), 0.0, 1.0)
+    return clip01(np.minimum(centres + 0.5, hi) - np.maximum(centres - 0.5, lo))
 
 
 @dataclass
@@ -27,7 +34,7 @@ class Canvas:
     """An output image region with its mapping to frame pixel coordinates.
 
     Attributes:
-        img: HxWx3 float32 image being drawn (modified in place).
+        img: 3xHxW planar float32 image being drawn (modified in place).
         x0, y0: frame coordinates of the region's top-left corner.
         su, sv: frame pixels per output pixel, horizontally and vertically.
         cover: HxW float32 accumulated object coverage (the distractor label).
@@ -44,9 +51,10 @@ class Canvas:
         """Frame coordinates -> continuous output coordinates (pixel k spans [k, k+1])."""
         return (np.asarray(u) - self.x0) / self.su, (np.asarray(v) - self.y0) / self.sv
 
-    def _window(self, lo: float, hi: float, size: int) -> tuple[int, int]:
-        a = int(np.clip(np.floor(lo), 0, size))
-        b = int(np.clip(np.ceil(hi), 0, size))
+    @staticmethod
+    def _window(lo: float, hi: float, size: int) -> tuple[int, int]:
+        a = min(max(math.floor(lo), 0), size)
+        b = min(max(math.ceil(hi), 0), size)
         return a, b
 
     def blend(self, i0: int, j0: int, cov: np.ndarray, colour: Colour) -> None:
@@ -54,8 +62,9 @@ class Canvas:
         if cov.size == 0:
             return
         h, w = cov.shape
-        region = self.img[i0:i0 + h, j0:j0 + w]
-        region += cov[..., None] * (np.asarray(colour, np.float32) - region)
+        for ch in range(3):
+            region = self.img[ch, i0:i0 + h, j0:j0 + w]
+            region += cov * (np.float32(colour[ch]) - region)
         c = self.cover[i0:i0 + h, j0:j0 + w]
         np.maximum(c, cov, out=c)
 
@@ -93,14 +102,33 @@ class Canvas:
         self.blend(i0, j0, cov.astype(np.float32), colour)
 
 
+def _project_out(canvas: Canvas, camera: CameraGeometry, shift: float,
+                 corners: tuple[tuple[float, float], ...], up: float
+                 ) -> tuple[list[float], list[float]]:
+    """Project ground-aligned corners (x_right, z) at height ``up`` to output coordinates."""
+    phi = camera.pitch(shift)
+    cp, sp = math.cos(phi), math.sin(phi)
+    cx, cy = camera.centre
+    f = camera.focal
+    down = camera.mount_height - up
+    us, vs = [], []
+    for xr, zz in corners:
+        zc = max(down * sp + zz * cp, 1e-3)
+        us.append((cx + f * xr / zc - canvas.x0) / canvas.su)
+        vs.append((cy + f * (down * cp - zz * sp) / zc - canvas.y0) / canvas.sv)
+    return us, vs
+
+
 def draw_box(canvas: Canvas, camera: CameraGeometry, shift: float, x: tuple[float, float],
              z: tuple[float, float], up: tuple[float, float], colour: Colour) -> None:
     """Draw a camera-aligned box: x = (right0, right1), z = (near, far), up = (bottom, top)."""
     col = np.asarray(colour, np.float32)
-    xs = np.array([x[0], x[1], x[0], x[1]])
-    zs = np.array([z[0], z[0], z[1], z[1]])
-    u_bot, v_bot = canvas.to_out(*camera.project(xs, np.full(4, up[0]), zs, shift))
-    u_top, v_top = canvas.to_out(*camera.project(xs, np.full(4, up[1]), zs, shift))
+    corners = ((x[0], z[0]), (x[1], z[0]), (x[0], z[1]), (x[1], z[1]))
+    u_bot, v_bot = _project_out(canvas, camera, shift, corners, up[0])
+    u_top, v_top = _project_out(canvas, camera, shift, corners, up[1])
+    h, w = canvas.cover.shape
+    if max(u_bot) < 0 or min(u_bot) > w or max(v_bot) < 0 or min(v_top) > h:
+        return
     # corners: 0 near-left, 1 near-right, 2 far-left, 3 far-right
     if x[0] > 0:  # object right of the camera: its left side faces us
         canvas.vtrap(u_bot[2], u_bot[0], (v_top[2], v_top[0]), (v_bot[2], v_bot[0]),
