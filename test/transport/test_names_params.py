@@ -1,0 +1,96 @@
+"""Topic names, QoS profiles and parameter handling shared by both middlewares."""
+from __future__ import annotations
+
+import pytest
+
+from vbp_ros.transport.errors import TransportError
+from vbp_ros.transport.names import dds_topic_name, dds_type_name, expand_topic
+from vbp_ros.transport.parameters import load_params_file, ParamError, ParamSpec, \
+    parse_assignment, resolve_values, split_ros_args
+from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, SENSOR_DATA
+
+
+@pytest.mark.parametrize('topic, ns, expected', [
+    ('~/mask', '/', '/vbp/mask'),
+    ('~/mask', '/car', '/car/vbp/mask'),
+    ('mask', '/car/', '/car/mask'),
+    ('/diagnostics', '/car', '/diagnostics'),
+    ('camera/image_raw', '/', '/camera/image_raw'),
+])
+def test_expand_topic(topic: str, ns: str, expected: str) -> None:
+    assert expand_topic(topic, 'vbp', ns) == expected
+
+
+@pytest.mark.parametrize('bad', ['', '/', '/a//b', '/1abc', '~x', '/a b'])
+def test_invalid_topic_names_raise(bad: str) -> None:
+    with pytest.raises(TransportError):
+        expand_topic(bad, 'vbp')
+
+
+def test_dds_names_follow_rmw_cyclonedds() -> None:
+    assert dds_topic_name('/camera/image_raw') == 'rt/camera/image_raw'
+    assert dds_type_name('sensor_msgs/msg/Image') == 'sensor_msgs::msg::dds_::Image_'
+
+
+def test_qos_profiles() -> None:
+    assert SENSOR_DATA == QosProfile('best_effort', 5)
+    assert DEFAULT.reliability is Reliability.RELIABLE and DEFAULT.depth == 10
+    with pytest.raises(ValueError):
+        QosProfile('reliable', 0)
+    with pytest.raises(ValueError):
+        QosProfile('sometimes', 1)
+
+
+SPECS = (
+    ParamSpec('device', 'auto', 'torch device', choices=('auto', 'cpu', 'cuda')),
+    ParamSpec('alpha', 0.5, 'opacity', range=(0.0, 1.0)),
+    ParamSpec('depth', 5, 'depth', range=(1, 100)),
+    ParamSpec('crop', [], 'crop box', item_type=float),
+    ParamSpec('flag', False, 'a switch'),
+)
+
+
+def test_resolve_values_validates_and_coerces() -> None:
+    values = resolve_values(SPECS, {'alpha': 1, 'crop': [0, 1, 0, 1]}, {'device': 'cpu'})
+    assert values == {'device': 'cpu', 'alpha': 1.0, 'depth': 5, 'crop': [0.0, 1.0, 0.0, 1.0],
+                      'flag': False}
+    assert isinstance(values['alpha'], float)
+
+
+@pytest.mark.parametrize('name, value, words', [
+    ('device', 'gpu', ['device', 'gpu', 'one of']),
+    ('alpha', 1.5, ['alpha', '1.5', '[0.0, 1.0]']),
+    ('depth', 2.5, ['depth', 'integer']),
+    ('depth', True, ['depth']),
+    ('flag', 'yes', ['flag', 'bool']),
+    ('crop', 'abc', ['crop']),
+    ('nope', 1, ['unknown', 'nope']),
+])
+def test_bad_values_name_the_parameter(name: str, value: object, words: list[str]) -> None:
+    with pytest.raises(ParamError) as info:
+        resolve_values(SPECS, {name: value})
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_params_file_ros_layout(tmp_path) -> None:
+    path = tmp_path / 'p.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    alpha: 0.1\n    depth: 3\n'
+                    'vbp:\n  ros__parameters:\n    alpha: 0.2\n    nested:\n      x: 1\n'
+                    'other:\n  ros__parameters:\n    depth: 9\n')
+    assert load_params_file(path, 'vbp') == {'alpha': 0.2, 'depth': 3, 'nested.x': 1}
+    with pytest.raises(ParamError):
+        load_params_file(tmp_path / 'missing.yaml', 'vbp')
+
+
+def test_ros_args_parsing() -> None:
+    rest, params, remaps, files = split_ros_args(
+        ['--record', 'x', '--ros-args', '-p', 'alpha:=0.3', '-p', 'device:=cpu', '-r',
+         '/camera/image_raw:=/cam', '--params-file', 'f.yaml', '--', '--other'])
+    assert rest == ['--record', 'x', '--other']
+    assert params == {'alpha': 0.3, 'device': 'cpu'}
+    assert remaps == {'/camera/image_raw': '/cam'}
+    assert files == ['f.yaml']
+    assert parse_assignment('crop=[0.4, 1, 0, 1]') == ('crop', [0.4, 1, 0, 1])
+    with pytest.raises(ParamError):
+        parse_assignment('novalue')
