@@ -96,4 +96,4 @@ def test_discovery_type_per_distro() -> None:
 def test_typestore_for_every_distro(distro: str) -> None:
     store = typestore(distro)
     for cls in types_for(distro.lower()).values():
-        assert store.hash_rihs01(ros_type(cls)).startswith('RIHS01_')
+        assert store.hash_rihs01(ros_type(cls)) == type_hash(cls)
