@@ -1,0 +1,167 @@
+"""Benchmark: forward vs forward + VisualBackProp vs the comparison methods.
+
+Every configuration times all methods in interleaved rounds (one call of each per round, so
+load changes hit all alike) and reports the median per call and the ratio to the forward pass
+measured in the same rounds. Nothing is asserted: these are measurements.
+
+    python -m vbp_ros.bench                 # CPU: 1 and all threads, batch 1 and 8, two sizes
+    python -m vbp_ros.bench --device cuda   # adds CUDA graphs; the one-command GPU benchmark
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+
+from vbp_ros.core.pilotnet import PilotNet
+from vbp_ros.core.visualbackprop import VisualBackProp
+
+SIZES = {'66x200': (66, 200), '256x455': (256, 455)}
+
+
+def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
+             graphs: bool) -> dict[str, Callable[[], object]]:
+    vbp = VisualBackProp(model)
+    fns: dict[str, Callable[[], object]] = {
+        'forward': lambda: model(x),
+        'forward+vbp': lambda: vbp(x),
+    }
+    if graphs:
+        from vbp_ros.core.cuda_graph import CudaGraphed
+        g_fwd = CudaGraphed(model, x)
+        g_vbp = CudaGraphed(vbp, x)
+        fns['forward[graph]'] = lambda: g_fwd(x)
+        fns['forward+vbp[graph]'] = lambda: g_vbp(x)
+    if names:
+        try:
+            from vbp_ros.core.methods import METHODS
+        except ImportError:
+            METHODS = {}
+        for name in names:
+            if name in METHODS and name != 'vbp':
+                m = METHODS[name](model)
+                fns[name] = lambda m=m: m(x)
+    return fns
+
+
+def _time_interleaved(fns: dict[str, Callable[[], object]], rounds: int, sync: bool,
+                      budget_s: float) -> dict[str, float]:
+    """Median seconds per call of each function over interleaved rounds."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for f in fns.values():  # warm-up
+        for _ in range(3):
+            f()
+    start = time.perf_counter()
+    for r in range(rounds):
+        for name, f in fns.items():
+            if sync:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            f()
+            if sync:
+                torch.cuda.synchronize()
+            samples[name].append(time.perf_counter() - t0)
+        if r >= 10 and time.perf_counter() - start > budget_s:
+            break
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] | None = None,
+        threads: list[int] | None = None, methods: list[str] | None = None, rounds: int = 200,
+        budget_s: float = 20.0, graphs: bool = True) -> list[dict]:
+    """Run every configuration; return one row per (config, method)."""
+    dev = torch.device(device)
+    sizes = sizes or list(SIZES)
+    batches = batches or [1, 8]
+    threads = threads or ([1, os.cpu_count() or 1] if dev.type == 'cpu' else [torch.get_num_threads()])
+    methods = ['gradient', 'gradcam', 'lrp'] if methods is None else methods
+    rows = []
+    for n_threads in dict.fromkeys(threads):
+        torch.set_num_threads(n_threads)
+        for size in sizes:
+            for batch in batches:
+                torch.manual_seed(0)
+                model = PilotNet(in_size=SIZES[size]).to(dev).eval()
+                x = torch.randn(batch, 3, *SIZES[size], device=dev)
+                # no_grad, not inference_mode: the gradient baselines re-enable autograd.
+                with torch.no_grad():
+                    fns = _methods(model, x, methods, graphs and dev.type == 'cuda')
+                    med = _time_interleaved(fns, rounds, dev.type == 'cuda', budget_s)
+                fwd = med['forward']
+                for name, t in med.items():
+                    base = med['forward[graph]'] if name.endswith('[graph]') else fwd
+                    rows.append({'device': str(dev), 'threads': n_threads, 'size': size,
+                                 'batch': batch, 'method': name, 'ms': t * 1e3,
+                                 'ratio_to_forward': t / base,
+                                 'extra_vs_forward': (t - base) / base})
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    """A plain-text table, plus the paper's comparison: LRP's extra cost over VBP's."""
+    lines = [f"{'device':6} {'thr':>3} {'size':>8} {'batch':>5} {'method':20} {'ms':>9} "
+             f"{'x fwd':>7} {'extra':>8}"]
+    for r in rows:
+        lines.append(f"{r['device']:6} {r['threads']:3d} {r['size']:>8} {r['batch']:5d} "
+                     f"{r['method']:20} {r['ms']:9.3f} {r['ratio_to_forward']:7.2f} "
+                     f"{100 * r['extra_vs_forward']:7.1f}%")
+    by = {}
+    for r in rows:
+        by.setdefault((r['device'], r['threads'], r['size'], r['batch']), {})[r['method']] = r
+    for key, m in by.items():
+        if 'lrp' in m and 'forward+vbp' in m:
+            vbp_extra = m['forward+vbp']['ms'] - m['forward']['ms']
+            lrp_extra = m['lrp']['ms'] - m['forward']['ms']
+            ratio = lrp_extra / vbp_extra if vbp_extra > 0 else float('inf')
+            lines.append(f'{key}: LRP extra cost / VBP extra cost = {ratio:.0f}x')
+    return '\n'.join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (also ``vbp-ros bench``)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run_args(p.parse_args(argv))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``python -m vbp_ros.bench`` and ``vbp-ros bench``."""
+    p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
+    p.add_argument('--sizes', nargs='+', choices=list(SIZES), default=None)
+    p.add_argument('--batches', nargs='+', type=int, default=None)
+    p.add_argument('--threads', nargs='+', type=int, default=None,
+                   help='CPU thread counts (default: 1 and all cores)')
+    p.add_argument('--methods', nargs='*', default=None,
+                   help='comparison methods to time (default: gradient gradcam lrp)')
+    p.add_argument('--rounds', type=int, default=200)
+    p.add_argument('--budget', type=float, default=20.0, help='max seconds per configuration')
+    p.add_argument('--no-graphs', action='store_true', help='skip CUDA graph variants')
+    p.add_argument('--json', help='also write the rows to this JSON file')
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run with parsed arguments and print the table."""
+    device = args.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,
+               args.budget, not args.no_graphs)
+    print(report(rows))
+    if args.json:
+        meta = {'torch': torch.__version__, 'python': platform.python_version(),
+                'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
+                'gpu': torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+        with open(args.json, 'w') as f:
+            json.dump({'meta': meta, 'rows': rows}, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
