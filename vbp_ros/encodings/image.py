@@ -68,6 +68,7 @@ def pixels(msg: Image, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES) 
             or fewer than ``step * height`` bytes of data.
     """
     enc, data = _checked(msg, max_side, max_bytes)
+    dtype: np.dtype[Any]
     if enc.depth == 1:
         dtype = np.dtype(np.uint8)
     else:
@@ -153,6 +154,6 @@ def encode_image(array: np.ndarray, encoding: str = 'bgr8', header: Header | Non
         msg = f'{enc.name} stores pixels in pairs, so its width must be even, not {width}'
         raise EncodingError(msg)
     big = arr.dtype.byteorder == '>' or (arr.dtype.byteorder == '=' and _BIG_ENDIAN)
-    data = memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
     return Image(header if header is not None else Header(), height, width, enc.name,
                  int(big and enc.depth == 2), width * enc.bytes_per_pixel, data)

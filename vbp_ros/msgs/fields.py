@@ -67,7 +67,7 @@ class FieldSpec:
     def type_text(self) -> str:
         """Return the field's type as written in a ``.msg`` file, e.g. ``'std_msgs/Header'``."""
         if isinstance(self.base, type):
-            pkg, _, name = self.base.__msgtype__.split('/')
+            pkg, _, name = str(getattr(self.base, '__msgtype__')).split('/')
             text = f'{pkg}/{name}'
         else:
             text = self.base

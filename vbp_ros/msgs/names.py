@@ -109,7 +109,7 @@ def msg_definition(cls_or_msg: Any) -> str:
 def _gid_size(cls: type) -> int:
     for spec in fields_of(cls):
         if isinstance(spec.base, type):
-            if spec.base.__msgtype__ == 'rmw_dds_common/msg/Gid':
+            if getattr(spec.base, '__msgtype__') == 'rmw_dds_common/msg/Gid':
                 return fields_of(spec.base)[0].fixed_length
             size = _gid_size(spec.base)
             if size:
