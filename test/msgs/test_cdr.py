@@ -44,7 +44,7 @@ SAMPLES: list[Any] = [
     NodeEntitiesInfo('/ns', 'n', [Gid(b'\x01' * 16)], [Gid(b'\x02' * 16), Gid(b'\x03' * 16)]),
     ParticipantEntitiesInfo(Gid(b'\x07' * 16), []),
     ParticipantEntitiesInfo(Gid(bytes(16)), [NodeEntitiesInfo('/', 'a', [Gid(b'r' * 16)], []),
-                                            NodeEntitiesInfo('/xyz', 'bb', [], [])]),
+                                             NodeEntitiesInfo('/xyz', 'bb', [], [])]),
     HumbleParticipantEntitiesInfo(HumbleGid(b'\x09' * 24), [HumbleNodeEntitiesInfo(
         '/', 'vbp_node', [HumbleGid(b'r' * 24)], [HumbleGid(b'w' * 24)])]),
 ]

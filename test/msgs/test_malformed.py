@@ -7,10 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vbp_ros.msgs import (CompressedImage, deserialize, DiagnosticArray, DiagnosticStatus,
+from vbp_ros.msgs import (CompressedImage, deserialize, DiagnosticArray, DiagnosticStatus, Gid,
                           Header, HumbleParticipantEntitiesInfo, Image, KeyValue, MESSAGE_TYPES,
-                          MsgError, NodeEntitiesInfo, ParticipantEntitiesInfo, Gid, serialize,
-                          Time)
+                          MsgError, NodeEntitiesInfo, ParticipantEntitiesInfo, serialize, Time)
 
 ALL_TYPES = [*MESSAGE_TYPES, HumbleParticipantEntitiesInfo]
 

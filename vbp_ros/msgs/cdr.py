@@ -17,7 +17,7 @@ import struct
 from typing import Any, Callable, overload, TypeVar
 
 from vbp_ros.msgs.errors import MsgError
-from vbp_ros.msgs.fields import FieldSpec, fields_of, PRIMITIVES
+from vbp_ros.msgs.fields import fields_of, FieldSpec, PRIMITIVES
 from vbp_ros.msgs.registry import get_type
 
 T = TypeVar('T')

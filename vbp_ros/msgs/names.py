@@ -85,7 +85,7 @@ def dds_type(cls_or_msg: Any) -> str:
 
 
 def msg_definition(cls_or_msg: Any) -> str:
-    """Return the ``.msg`` text of a message type (fields and constants, no comments).
+    r"""Return the ``.msg`` text of a message type (fields and constants, no comments).
 
     The text parses with rosbags' ``get_types_from_msg`` into the same field definitions
     as the stock rosbags type stores have.
