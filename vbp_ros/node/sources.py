@@ -4,11 +4,11 @@ Every source yields HxWx3 uint8 RGB frames at the requested size and loops forev
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import math
+import threading
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -72,41 +72,60 @@ class PatternSource:
 
 
 class WorldSource:
-    """The synthetic road world of :mod:`vbp_ros.world` (a drive along random roads).
+    """A drive through the synthetic road world (:class:`vbp_ros.world.DriveSequence`).
 
-    Raises:
-        InputError: the world module offers no camera.
+    Rendering a frame takes tens of milliseconds, more than a 30 Hz camera period, so a
+    background thread renders a clip of up to ``max_frames`` frames (at most ``max_bytes`` of
+    memory) at half resolution and upscales; until it is complete the newest rendered frame is
+    repeated, afterwards the clip plays forwards and backwards in a loop.
+
+    Args:
+        width: frame width.
+        height: frame height.
+        rate: frame rate of the drive.
+        seed: selects the road.
+        max_frames: longest clip.
+        max_bytes: memory budget of the clip.
     """
 
     def __init__(self, width: int = 640, height: int = 480, rate: float = 30.0,
-                 seed: int = 0) -> None:
-        try:
-            module = importlib.import_module('vbp_ros.world.camera')
-        except ImportError as exc:
-            msg = f'synthetic world camera not available: {exc}'
-            raise InputError(msg) from None
-        cls = getattr(module, 'SyntheticCamera', None)
-        if cls is None:
-            msg = 'vbp_ros.world.camera has no SyntheticCamera'
-            raise InputError(msg)
-        self._camera = _construct(cls, width=width, height=height, rate=rate, seed=seed)
+                 seed: int = 0, max_frames: int = 90, max_bytes: int = 100 * 2**20) -> None:
+        from vbp_ros.world import CameraGeometry, DriveSequence
+        self._drive = DriveSequence(seed=seed, fps=rate,
+                                    camera=CameraGeometry(int(width), int(height)),
+                                    render_scale=0.5)
+        self.count = max(2, min(int(max_frames), int(max_bytes // (width * height * 3))))
+        self._clip: list[np.ndarray] = [self._drive.frame_at(0.0).rgb]
+        self._thread = threading.Thread(target=self._render, name='world-render', daemon=True)
+        self._stop = threading.Event()
+        self._thread.start()
+
+    def _render(self) -> None:
+        for k in range(1, self.count):
+            if self._stop.is_set():
+                return
+            self._clip.append(self._drive.frame_at(k / self._drive.fps).rgb)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the whole clip is rendered."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def close(self) -> None:
+        """Stop rendering."""
+        self._stop.set()
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Yield frames forever."""
-        cam = self._camera
-        if hasattr(cam, 'frames'):
-            for frame in cam.frames():
-                yield getattr(frame, 'rgb', frame)
-        else:
-            while True:
-                frame = cam.next_frame() if hasattr(cam, 'next_frame') else cam.read()
-                yield getattr(frame, 'rgb', frame)
-
-
-def _construct(cls: Any, **kwargs: Any) -> Any:
-    import inspect
-    accepted = inspect.signature(cls).parameters
-    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+        """Yield frames forever (ping-pong over the clip once it is rendered)."""
+        i = 0
+        while len(self._clip) < self.count and not self._stop.is_set():
+            i = min(i + 1, len(self._clip) - 1)
+            yield self._clip[i]
+        n = len(self._clip)
+        order = list(range(n)) + list(range(n - 2, 0, -1))
+        while True:
+            for k in order:
+                yield self._clip[k]
 
 
 class VideoSource:
@@ -188,8 +207,8 @@ def open_source(spec: str, width: int = 640, height: int = 480, rate: float = 30
     if spec == 'synthetic':
         try:
             return WorldSource(width, height, rate, seed)
-        except InputError as exc:
-            LOG.info('%s; using the test pattern', exc)
+        except ImportError as exc:
+            LOG.info('synthetic world not available (%s); using the test pattern', exc)
             return PatternSource(width, height, rate)
     path = Path(spec)
     if path.is_dir():

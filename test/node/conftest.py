@@ -1,0 +1,78 @@
+"""Fixtures for the node tests: DDS on loopback with a unique domain per test, a model file and
+an in-process node with a camera and an output listener on a second participant."""
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+pytest.importorskip('cyclonedds')
+
+LOOPBACK = Path(__file__).resolve().parent.parent / 'cyclonedds-loopback.xml'
+# Domains 50..99 for node tests (transport tests use 10..49); 0..101 are safe.
+_DOMAINS = itertools.count(50 + (os.getpid() % 3) * 16)
+
+
+@pytest.fixture
+def domain(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A fresh DDS domain bound to loopback; returns its id."""
+    dom = next(_DOMAINS)
+    if dom > 99:
+        pytest.skip('out of test domains')
+    monkeypatch.setenv('CYCLONEDDS_URI', LOOPBACK.as_uri())
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(dom))
+    return dom
+
+
+@pytest.fixture(scope='session')
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The bundled model if present, else a freshly initialised PilotNet in a temp file."""
+    from vbp_ros.core.model_file import BUNDLED_MODEL
+    if BUNDLED_MODEL.exists():
+        return str(BUNDLED_MODEL)
+    import torch
+
+    from vbp_ros import ModelSpec, PilotNet, save_model
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('model') / 'pilotnet.safetensors'
+    save_model(PilotNet(), path, ModelSpec(info={'note': 'untrained, for tests'}))
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def pipeline(model_path: str) -> Any:
+    """One warmed-up CPU FramePipeline shared by the in-process node tests."""
+    from vbp_ros.pipeline.frame import FramePipeline
+    return FramePipeline(model_path=model_path, device='cpu')
+
+
+@pytest.fixture
+def make_node(domain: int, pipeline: Any) -> Iterator[Callable[..., Any]]:
+    """Factory: ``make_node(**params)`` starts a VbpNode on its own DDS participant."""
+    from vbp_ros.node.logic import VbpNode
+    from vbp_ros.node.params import NodeParams
+    from vbp_ros.transport.dds import DdsTransport
+    made: list[tuple[Any, Any]] = []
+
+    def make(**params: Any) -> Any:
+        transport = DdsTransport('vbp', domain_id=domain)
+        node = VbpNode(transport, pipeline=pipeline, params=NodeParams(**params))
+        made.append((node, transport))
+        return node
+
+    yield make
+    for node, transport in made:
+        node.stop()
+        transport.close()
+
+
+@pytest.fixture
+def peer(domain: int) -> Iterator[Any]:
+    """A second participant (the 'outside world': camera and viewers)."""
+    from vbp_ros.transport.dds import DdsTransport
+    transport = DdsTransport('peer', domain_id=domain)
+    yield transport
+    transport.close()

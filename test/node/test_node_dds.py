@@ -1,0 +1,214 @@
+"""The node over real DDS on loopback: frames in, steering/masks out, QoS, malformed input."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from vbp_ros.msgs import CompressedImage, Header, Image, serialize, Time
+from vbp_ros.node.camera import CameraPublisher, compressed_message, image_message
+from vbp_ros.node.listener import OutputListener
+from vbp_ros.node.sources import PatternSource
+from vbp_ros.transport.qos import image_qos
+
+
+
+def wait_until(cond: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def send_frames(cam: CameraPublisher, n: int, gap: float = 0.12) -> list[int]:
+    """Publish ``n`` frames ``gap`` s apart (slower than processing: nothing dropped)."""
+    stamps = []
+    for _ in range(n):
+        stamps.append(cam.publish_one())
+        time.sleep(gap)
+    return stamps
+
+
+def ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8', 'mono8'])
+def test_frames_in_steering_and_masks_out(make_node, peer, encoding: str) -> None:
+    node = make_node()
+    listener = OutputListener(peer, kinds=('steering', 'mask'))
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames(), encoding=encoding,
+                          frame_id='front_camera')
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    stamps = send_frames(cam, 5)
+    assert listener.wait_for('steering', 5) and listener.wait_for('mask', 5)
+    steering = listener.snapshot('steering')
+    masks = listener.snapshot('mask')
+    assert [ns(r.msg.header.stamp) for r in steering] == stamps
+    assert [ns(r.msg.header.stamp) for r in masks] == stamps
+    for r in steering:
+        assert r.msg.header.frame_id == 'front_camera'
+        assert abs(r.msg.drive.steering_angle) <= node.params.max_steering_angle
+    for r in masks:
+        m = r.msg
+        assert (m.height, m.width, m.encoding, m.step) == (240, 320, 'mono8', 320)
+        assert m.header.frame_id == 'front_camera'
+        pix = np.frombuffer(m.data, np.uint8).reshape(240, 320)
+        assert pix.max() > 0                         # a mask, not an empty image
+        y0 = round(0.41 * 240)                       # default crop: nothing above it
+        assert pix[:y0 - 1].max() == 0
+    counts = node.stats.snapshot()
+    assert counts['processed'] == 5 and counts['dropped'] == 0 and counts['malformed'] == 0
+
+
+def test_steering_matches_the_pipeline(make_node, peer, pipeline) -> None:
+    make_node(steering_offset=0.01, max_steering_angle=0.7)
+    listener = OutputListener(peer, kinds=('steering',), reliability='reliable')
+    source = PatternSource(320, 240)
+    cam = CameraPublisher(peer, iter([source.frame(7)] * 3), reliability='reliable')
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    send_frames(cam, 1)
+    assert listener.wait_for('steering', 1)
+    expected = pipeline.process(source.frame(7), mask=False).steering_angle + 0.01
+    got = listener.snapshot('steering')[0].msg.drive.steering_angle
+    assert got == pytest.approx(max(-0.7, min(0.7, expected)), abs=1e-5)
+
+
+@pytest.mark.parametrize('fmt', ['jpeg', 'png'])
+def test_compressed_input(make_node, peer, fmt: str) -> None:
+    node = make_node(input_type='compressed')
+    assert node.input_topic == '/camera/image_raw/compressed'
+    listener = OutputListener(peer, kinds=('steering', 'mask'))
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames(), encoding=fmt)
+    assert cam.publisher.topic == '/camera/image_raw/compressed'
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    stamps = send_frames(cam, 3)
+    assert listener.wait_for('mask', 3)
+    assert [ns(r.msg.header.stamp) for r in listener.snapshot('mask')] == stamps
+    assert listener.snapshot('mask')[0].msg.width == 320
+
+
+def test_reliable_qos(make_node, peer) -> None:
+    node = make_node(reliability='reliable')
+    # a reliable viewer (rviz2's default) matches a reliable mask writer
+    listener = OutputListener(peer, kinds=('steering', 'mask'), reliability='reliable')
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames(), reliability='reliable')
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    stamps = send_frames(cam, 4)
+    assert listener.wait_for('mask', 4)
+    assert [ns(r.msg.header.stamp) for r in listener.snapshot('mask')] == stamps
+    assert node.mask_pub.subscription_count() == 1
+
+
+def test_best_effort_mask_does_not_match_reliable_viewer(make_node, peer) -> None:
+    node = make_node()          # default: sensor-data (best effort) outputs
+    OutputListener(peer, kinds=('mask',), reliability='reliable')
+    time.sleep(0.5)
+    assert node.mask_pub.subscription_count() == 0
+
+
+def test_mask_only_computed_when_someone_listens(make_node, peer) -> None:
+    node = make_node()
+    listener = OutputListener(peer, kinds=('steering',))
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames())
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    send_frames(cam, 3)
+    assert listener.wait_for('steering', 3)
+    assert node.stats.snapshot()['masks'] == 0
+    assert node.wants_mask() == (False, False)
+    viewer = OutputListener(peer, kinds=('mask',))
+    assert viewer.wait_matched()
+    assert node.wants_mask() == (True, False)
+    send_frames(cam, 2)
+    assert viewer.wait_for('mask', 2)
+    assert node.stats.snapshot()['masks'] == 2
+
+
+def test_overlay_when_subscribed(make_node, peer) -> None:
+    pytest.importorskip('vbp_ros.core.image')
+    node = make_node()
+    listener = OutputListener(peer, kinds=('overlay',))
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames())
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    stamps = send_frames(cam, 2)
+    assert listener.wait_for('overlay', 2)
+    over = listener.snapshot('overlay')
+    assert [ns(r.msg.header.stamp) for r in over] == stamps
+    assert (over[0].msg.encoding, over[0].msg.width, over[0].msg.height,
+            over[0].msg.step) == ('bgr8', 320, 240, 960)
+    assert node.stats.snapshot()['overlays'] == 2
+
+
+def bad_images() -> list[tuple[str, Image | CompressedImage]]:
+    h = Header(stamp=Time(sec=1, nanosec=0), frame_id='cam')
+    good = np.zeros((48, 64, 3), np.uint8)
+    jpeg = compressed_message(good, 'jpeg', h).data
+    return [
+        ('wrong encoding', Image(header=h, height=48, width=64, encoding='rgb9',
+                                 is_bigendian=0, step=192, data=good.tobytes())),
+        ('short data', Image(header=h, height=48, width=64, encoding='rgb8', is_bigendian=0,
+                             step=192, data=good.tobytes()[:1000])),
+        ('zero size', Image(header=h, height=0, width=0, encoding='rgb8', is_bigendian=0,
+                            step=0, data=b'')),
+        ('absurd size', Image(header=h, height=2**31, width=2**31, encoding='rgb8',
+                              is_bigendian=0, step=3 * 2**31 % 2**32, data=b'\0' * 64)),
+        ('corrupt jpeg', CompressedImage(header=h, format='jpeg',
+                                         data=bytes(jpeg[:20]) + b'\x00' * 50)),
+    ]
+
+
+@pytest.mark.parametrize('name, bad', bad_images(), ids=[n for n, _ in bad_images()])
+def test_malformed_frames_are_counted_and_next_good_frame_processed(
+        make_node, peer, name: str, bad: Any) -> None:
+    compressed = isinstance(bad, CompressedImage)
+    node = make_node(input_type='compressed' if compressed else 'raw', reliability='reliable')
+    listener = OutputListener(peer, kinds=('steering',))
+    topic = node.input_topic
+    pub = peer.create_publisher(topic, CompressedImage if compressed else Image,
+                                image_qos('reliable'))
+    assert wait_until(lambda: pub.subscription_count() == 1) and listener.wait_matched()
+    pub.publish(serialize(bad))
+    assert wait_until(lambda: node.stats.snapshot()['malformed'] == 1)
+    good_header = Header(stamp=Time(sec=2, nanosec=5), frame_id='cam')
+    frame = PatternSource(64, 48).frame(0)
+    good = (compressed_message(frame, 'jpeg', good_header) if compressed
+            else image_message(frame, 'rgb8', good_header))
+    pub.publish(serialize(good))
+    assert listener.wait_for('steering', 1)
+    [out] = listener.snapshot('steering')
+    assert (out.msg.header.stamp.sec, out.msg.header.stamp.nanosec) == (2, 5)
+    counts = node.stats.snapshot()
+    assert counts['malformed'] == 1 and counts['errors'] == 0 and counts['processed'] == 1
+    assert 'malformed' in node.diagnostics().status[0].message
+
+
+def test_garbage_bytes_never_crash(make_node) -> None:
+    node = make_node()
+    for data in (b'', b'\x00\x01\x00\x00', b'\x00\x01\x00\x00' + b'\xff' * 64, bytes(range(256))):
+        assert node.process(data) is False
+    assert node.stats.snapshot()['malformed'] == 4
+
+
+def test_diagnostics_published(make_node, peer) -> None:
+    make_node(diagnostics_period=0.2)
+    listener = OutputListener(peer, kinds=('steering', 'diagnostics'))
+    cam = CameraPublisher(peer, PatternSource(320, 240).frames())
+    assert cam.wait_for_subscriber() and listener.wait_matched()
+    send_frames(cam, 3, gap=0.1)
+    assert listener.wait_for('diagnostics', 2)
+    time.sleep(0.3)
+    status = listener.snapshot('diagnostics')[-1].msg.status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.hardware_id == 'cpu'
+    assert int(values['frames_received']) == 3
+    assert int(values['frames_processed']) == 3
+    assert values['frames_dropped'] == '0'
+    for key in ('input_rate_hz', 'processed_rate_hz', 'decode_ms_p50', 'preprocess_ms_p50',
+                'forward_vbp_ms_p50', 'publish_ms_p99', 'total_ms_p99', 'device'):
+        assert key in values
+    assert float(values['forward_vbp_ms_p50']) > 0
