@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vbp_ros.bag.errors import BagError
+from vbp_ros.bag.mcap_fast import McapFile, Unsupported
 from vbp_ros.bag.types import definition
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class BagReader:
         if not self.path.exists():
             raise BagError(f'bag not found: {self.path}')
         self._reader: Any = None
+        self._maps: list[McapFile] = []
         self._errors = _read_errors()
 
     def open(self) -> None:
@@ -119,8 +121,23 @@ class BagReader:
                + (f' and {len(files)} storage files' if files else ' and no .mcap/.db3 file'))
         raise BagError(msg)
 
+    def _mcap_files(self) -> list[Path] | None:
+        """The bag's MCAP files when they can be memory-mapped as they are, else None."""
+        reader = self.reader
+        if reader.compression_mode:
+            return None
+        storage = reader.storage
+        parts = getattr(storage, 'storages', [storage])
+        paths = [getattr(p, 'path', None) for p in parts]
+        if not paths or not all(isinstance(p, Path) and p.suffix == '.mcap' for p in paths):
+            return None
+        return paths  # type: ignore[return-value]
+
     def close(self) -> None:
         """Close the bag (idempotent)."""
+        for m in self._maps:
+            m.close()
+        self._maps.clear()
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
@@ -161,11 +178,14 @@ class BagReader:
                                   rihs01=conns[0].digest if conns else '')
         return out
 
-    def messages(self, topics: Collection[str] | None = None) -> Iterator[tuple[str, int, bytes]]:
+    def messages(self, topics: Collection[str] | None = None, *, zero_copy: bool = False
+                 ) -> Iterator[tuple[str, int, bytes | memoryview]]:
         """Messages in time order as ``(topic, stamp_ns, cdr)``.
 
         Args:
             topics: topic names to read; None reads all.
+            zero_copy: for uncompressed MCAP, yield memoryviews into the memory-mapped file
+                instead of copies (see :mod:`vbp_ros.bag.mcap_fast`); other storages ignore it.
 
         Raises:
             BagError: a topic is not in the bag, or the bag turns out damaged while reading.
@@ -181,6 +201,19 @@ class BagReader:
         conns = [c for c in self.reader.connections if c.topic in wanted]
         if not conns:
             return
+        files = self._mcap_files() if zero_copy else None
+        if files:
+            try:
+                maps = [McapFile(f) for f in files]
+                for m in maps:
+                    m.index()
+            except Unsupported as exc:
+                LOG.debug('generic reader for %s: %s', self.path, exc)
+            else:
+                self._maps.extend(maps)
+                for m in maps:
+                    yield from m.messages(wanted)
+                return
         it = self.reader.messages(connections=conns)
         while True:
             try:

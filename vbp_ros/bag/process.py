@@ -14,6 +14,7 @@ bag at ``<name>.incomplete`` holding every frame finished so far, with ``vbp_ros
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -86,8 +87,8 @@ class ProcessOptions:
             raise ValueError(f'batch_size {self.batch_size} must be at least 1')
         if self.limit is not None and self.limit < 0:
             raise ValueError(f'limit {self.limit} must not be negative')
-        if not 0 <= self.jpeg_quality <= 100:
-            raise ValueError(f'jpeg_quality {self.jpeg_quality} is not in 0..100')
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ValueError(f'jpeg_quality {self.jpeg_quality} is not in 1..100')
 
 
 @dataclass
@@ -130,7 +131,7 @@ class _Frame:
 @dataclass
 class _Batch:
     frames: list[_Frame]
-    copies: list[tuple[str, str, int, bytes]]
+    copies: list[tuple[str, str, int, Any]]
     results: list[Any] | None = None
 
 
@@ -292,14 +293,12 @@ class _Run:
 
         decode = decode_image if self.cls is self.msgs.Image else decode_compressed
         opts = self.opts
-        wanted = list(self.topics) if opts.copy_input else [self.camera]
         limit = opts.limit
         n_frames = 0
         frames: list[_Frame] = []
-        copies: list[tuple[str, str, int, bytes]] = []
-        it: Iterator[tuple[str, int, bytes]] = self.reader.messages(wanted)
+        copies: list[tuple[str, str, int, Any]] = []
         t0 = time.perf_counter()
-        for topic, stamp, data in it:
+        for topic, stamp, data in self.messages:
             if self.stop.is_set():
                 return
             if limit is not None and n_frames >= limit:
@@ -392,7 +391,22 @@ class _Run:
         return COMPRESSED, self.msgs.serialize(msg)
 
     # -- stage 2 and orchestration -----------------------------------------------------------
+    def _first_message(self) -> None:
+        """Open the input stream and read its first message before any output exists.
+
+        Index and first-chunk errors of a damaged bag then leave nothing behind.
+        """
+        wanted = list(self.topics) if self.opts.copy_input else [self.camera]
+        it: Iterator[tuple[str, int, Any]] = self.reader.messages(wanted, zero_copy=True)
+        try:
+            first = next(it)
+        except StopIteration:
+            self.messages: Iterator[tuple[str, int, Any]] = iter(())
+        else:
+            self.messages = itertools.chain((first,), it)
+
     def execute(self) -> None:
+        self._first_message()
         reader = _Stage('vbp-bag-read', self._read)
         writer = _Stage('vbp-bag-write', self._write)
         writer.start()
@@ -410,7 +424,7 @@ class _Run:
                     self.timer.add('infer', time.perf_counter() - t0)
                     for res in batch.results:
                         for key, sec in (getattr(res, 'timings', None) or {}).items():
-                            self.timer.add(f'infer.{key}', sec / len(batch.results))
+                            self.timer.add(f'infer.{key}', sec)
                 while not _put_checked(self.to_write, batch, writer):
                     pass
                 done += len(batch.frames)

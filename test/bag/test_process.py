@@ -1,0 +1,256 @@
+"""`vbp-ros process`: outputs read back with rosbags and compared with frame-by-frame results."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import Reader
+
+from vbp_ros import msgs
+from vbp_ros.bag import BagError, BagReader
+from vbp_ros.bag.io import COMPLETE_KEY
+from vbp_ros.bag.process import process_bag, ProcessOptions
+from vbp_ros.bag.types import definition
+from vbp_ros.cli import main as cli_main
+from vbp_ros.encodings import decode_compressed, decode_image
+
+from bag_testutil import header_of, stamp_of
+
+STEER, MASK, OVERLAY = '/vbp/steering', '/vbp/mask', '/vbp/overlay'
+
+
+def read_back(path: Path) -> dict[str, list[tuple[int, Any]]]:
+    """Every message of a bag, deserialised by rosbags' own typestore-free path check."""
+    out: dict[str, list[tuple[int, Any]]] = {}
+    classes = {'sensor_msgs/msg/Image': msgs.Image,
+               'sensor_msgs/msg/CompressedImage': msgs.CompressedImage,
+               'ackermann_msgs/msg/AckermannDriveStamped': msgs.AckermannDriveStamped}
+    with Reader(path) as r:
+        for conn in r.connections:
+            assert conn.digest == definition(conn.msgtype)[1], conn.topic
+            assert conn.msgdef.data, conn.topic
+        for conn, stamp, data in r.messages():
+            out.setdefault(conn.topic, []).append((stamp, msgs.deserialize(bytes(data),
+                                                                           classes[conn.msgtype])))
+    return out
+
+
+def reference(pipeline: Any, in_bag: Path, topic: str) -> list[Any]:
+    """The pipeline run frame by frame on the input bag's decoded frames."""
+    out = []
+    with Reader(in_bag) as r:
+        for conn, _, data in r.messages([c for c in r.connections if c.topic == topic]):
+            if conn.msgtype.endswith('CompressedImage'):
+                rgb = decode_compressed(msgs.deserialize(bytes(data), msgs.CompressedImage))
+            else:
+                rgb = decode_image(msgs.deserialize(bytes(data), msgs.Image), copy=True)
+            out.append(pipeline.process(rgb, mask=True))
+    return out
+
+
+def assert_matches_frame_by_frame(got: dict[str, list[tuple[int, Any]]], ref: list[Any],
+                                  n: int) -> None:
+    assert len(got[STEER]) == len(got[MASK]) == len(ref) == n
+    for i, ((s_stamp, steer), (m_stamp, mask), r) in enumerate(zip(got[STEER], got[MASK], ref)):
+        assert s_stamp == m_stamp == stamp_of(i)                   # original bag time
+        assert steer.header == mask.header == header_of(i)         # original header
+        assert steer.drive.steering_angle == pytest.approx(r.steering_angle, rel=1e-4, abs=1e-6)
+        assert (mask.encoding, mask.height, mask.width) == ('mono8', *r.mask.shape)
+        arr = np.frombuffer(mask.data, np.uint8).reshape(r.mask.shape)
+        assert np.abs(arr.astype(int) - r.mask.astype(int)).max() <= 1
+        assert np.array_equal(arr > 0, r.mask > 0) or (arr != r.mask).mean() < 0.01
+
+
+@pytest.mark.parametrize('kind,storage', [('bgr8', 'mcap'), ('rgb8', 'sqlite3'),
+                                          ('jpeg', 'mcap'), ('mono8', 'mcap')])
+def test_outputs_match_frame_by_frame(make_camera_bag: Any, pipeline: Any, tmp_path: Path,
+                                      kind: str, storage: str) -> None:
+    in_bag, _ = make_camera_bag(n=7, kind=kind, storage=storage)
+    rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=3, storage=storage),
+                      pipeline=pipeline)
+    assert rep.complete and rep.frames == 7 and rep.camera_topic == '/cam/image'
+    assert rep.output == tmp_path / 'out'
+    assert rep.messages == {STEER: 7, MASK: 7}
+    got = read_back(tmp_path / 'out')
+    assert set(got) == {STEER, MASK}
+    assert_matches_frame_by_frame(got, reference(pipeline, in_bag, '/cam/image'), 7)
+    meta = (tmp_path / 'out' / 'metadata.yaml').read_text()
+    assert 'version: 8' in meta and f'storage_identifier: {storage}' in meta
+    with BagReader(tmp_path / 'out') as r:
+        assert r.metadata[COMPLETE_KEY] == 'true'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['in', 'out']  # no leftovers
+
+
+def test_batch_size_does_not_change_results(make_camera_bag: Any, pipeline: Any,
+                                            tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=5)
+    process_bag(in_bag, tmp_path / 'a', ProcessOptions(batch_size=1), pipeline=pipeline)
+    process_bag(in_bag, tmp_path / 'b', ProcessOptions(batch_size=4), pipeline=pipeline)
+    a, b = read_back(tmp_path / 'a'), read_back(tmp_path / 'b')
+    for (_, x), (_, y) in zip(a[STEER], b[STEER]):
+        assert x.drive.steering_angle == pytest.approx(y.drive.steering_angle, rel=1e-4,
+                                                       abs=1e-6)
+
+
+@pytest.mark.parametrize('fmt', ['jpeg', 'raw'])
+def test_overlays(make_camera_bag: Any, pipeline: Any, tmp_path: Path, fmt: str) -> None:
+    in_bag, frames = make_camera_bag(n=4)
+    rep = process_bag(in_bag, tmp_path / 'out',
+                      ProcessOptions(batch_size=3, overlay=True, overlay_format=fmt),
+                      pipeline=pipeline)
+    assert rep.messages[OVERLAY] == 4
+    got = read_back(tmp_path / 'out')
+    for i, (stamp, msg) in enumerate(got[OVERLAY]):
+        assert stamp == stamp_of(i) and msg.header == header_of(i)
+        if fmt == 'jpeg':
+            assert isinstance(msg, msgs.CompressedImage) and 'jpeg' in msg.format
+            rgb = decode_compressed(msg)
+        else:
+            assert isinstance(msg, msgs.Image) and msg.encoding == 'bgr8'
+            rgb = decode_image(msg)
+        assert rgb.shape == frames[i].shape
+        assert not np.array_equal(rgb, frames[i])  # the mask colours are blended in
+
+
+def test_copy_input_keeps_every_topic_untouched(make_camera_bag: Any, pipeline: Any,
+                                                tmp_path: Path) -> None:
+    extra = {'/speed': ('std_msgs/msg/Float32', msgs.serialize(msgs.Float32(3.5)))}
+    in_bag, _ = make_camera_bag(n=4, extra=extra)
+    process_bag(in_bag, tmp_path / 'out', ProcessOptions(copy_input=True, batch_size=3),
+                pipeline=pipeline)
+    with Reader(in_bag) as r:
+        before = [(c.topic, t, bytes(d)) for c, t, d in r.messages()]
+        defs = {c.topic: (c.msgtype, c.digest, c.msgdef.data) for c in r.connections}
+    with Reader(tmp_path / 'out') as r:
+        after = [(c.topic, t, bytes(d)) for c, t, d in r.messages()
+                 if c.topic in ('/cam/image', '/speed')]
+        assert {c.topic: (c.msgtype, c.digest, c.msgdef.data) for c in r.connections
+                if c.topic in defs} == defs
+    assert sorted(after) == sorted(before)
+
+
+def test_limit(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=6)
+    rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(limit=4, batch_size=3),
+                      pipeline=pipeline)
+    assert rep.complete and rep.frames == 4
+    assert len(read_back(tmp_path / 'out')[STEER]) == 4
+
+
+def test_topic_selection_errors_list_the_topics(make_camera_bag: Any, pipeline: Any,
+                                                tmp_path: Path) -> None:
+    extra = {'/cam2/image': ('sensor_msgs/msg/Image', msgs.serialize(msgs.Image()))}
+    in_bag, _ = make_camera_bag(n=2, extra=extra)
+    with pytest.raises(BagError, match=r'2 image topics.*--topic.*/cam/image.*/cam2/image'):
+        process_bag(in_bag, tmp_path / 'out', pipeline=pipeline)
+    with pytest.raises(BagError, match=r'camera topic /nope is not in the bag.*/cam/image'):
+        process_bag(in_bag, tmp_path / 'out', ProcessOptions(camera_topic='/nope'),
+                    pipeline=pipeline)
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'out.incomplete').exists()
+    rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(camera_topic='/cam/image'),
+                      pipeline=pipeline)
+    assert rep.frames == 2
+
+
+def test_no_image_topic(tmp_path: Path, pipeline: Any) -> None:
+    from vbp_ros.bag.io import BagWriter
+    with BagWriter(tmp_path / 'in') as w:
+        w.write('/speed', 'std_msgs/msg/Float32', msgs.serialize(msgs.Float32(1.0)), 1)
+    with pytest.raises(BagError, match=r'no image topic.*/speed \[std_msgs/msg/Float32'):
+        process_bag(tmp_path / 'in', tmp_path / 'out', pipeline=pipeline)
+
+
+def test_refuses_existing_output(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=1)
+    (tmp_path / 'out').mkdir()
+    with pytest.raises(BagError, match='exists already'):
+        process_bag(in_bag, tmp_path / 'out', pipeline=pipeline)
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_damaged_input_is_a_clear_error_and_leaves_nothing(make_camera_bag: Any, pipeline: Any,
+                                                           tmp_path: Path, storage: str) -> None:
+    in_bag, _ = make_camera_bag(n=20, storage=storage)
+    data = next(p for p in in_bag.iterdir() if p.suffix in ('.mcap', '.db3'))
+    raw = data.read_bytes()
+    data.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(BagError, match='bag|damaged|truncated'):
+        process_bag(in_bag, tmp_path / 'out', pipeline=pipeline)
+    assert not (tmp_path / 'out').exists()
+    assert not any(p.name.startswith('.out') for p in tmp_path.iterdir())
+
+
+def test_unreadable_bag_is_a_clear_error(tmp_path: Path, pipeline: Any) -> None:
+    (tmp_path / 'in').mkdir()
+    (tmp_path / 'in' / 'metadata.yaml').write_text('not: [a bag\n')
+    with pytest.raises(BagError, match='cannot read bag'):
+        process_bag(tmp_path / 'in', tmp_path / 'out', pipeline=pipeline)
+    with pytest.raises(BagError, match='bag not found'):
+        process_bag(tmp_path / 'nope', tmp_path / 'out', pipeline=pipeline)
+
+
+def test_bad_frame_mid_run_keeps_finished_frames_as_incomplete(make_camera_bag: Any,
+                                                               pipeline: Any,
+                                                               tmp_path: Path) -> None:
+    in_bag, frames = make_camera_bag(n=6, name='good')
+    # Same bag, but frame 4 claims an encoding nobody knows.
+    from vbp_ros.bag.io import BagWriter
+    from vbp_ros.encodings import encode_image
+    with BagWriter(tmp_path / 'in') as w:
+        for i, rgb in enumerate(frames):
+            img = encode_image(rgb, 'rgb8', header_of(i))
+            if i == 4:
+                img.encoding = 'bogus42'
+            w.write('/cam/image', 'sensor_msgs/msg/Image', msgs.serialize(img), stamp_of(i))
+    with pytest.raises(BagError, match=r'frame 4 of /cam/image.*bogus42'):
+        process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(batch_size=2),
+                    pipeline=pipeline)
+    assert not (tmp_path / 'out').exists()
+    with BagReader(tmp_path / 'out.incomplete') as r:
+        assert r.metadata[COMPLETE_KEY] == 'false'
+        assert r.metadata['vbp_ros.frames'] == '4'
+    got = read_back(tmp_path / 'out.incomplete')
+    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(4)]
+
+
+class _InterruptAfter:
+    """The real pipeline, with a Ctrl-C arriving during its ``calls``-th batch."""
+
+    def __init__(self, pipeline: Any, calls: int) -> None:
+        self.pipeline, self.calls = pipeline, calls
+
+    def process_batch(self, frames: list[np.ndarray], mask: bool = True) -> list[Any]:
+        self.calls -= 1
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        return self.pipeline.process_batch(frames, mask=mask)
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_interrupted_run_leaves_a_readable_incomplete_bag(make_camera_bag: Any, pipeline: Any,
+                                                          tmp_path: Path, storage: str) -> None:
+    in_bag, _ = make_camera_bag(n=10)
+    with pytest.raises(KeyboardInterrupt):
+        process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=3, storage=storage),
+                    pipeline=_InterruptAfter(pipeline, 3))
+    assert not (tmp_path / 'out').exists()
+    out = tmp_path / 'out.incomplete'
+    with BagReader(out) as r:
+        assert r.metadata[COMPLETE_KEY] == 'false'
+    got = read_back(out)
+    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(6)]
+    assert len(got[MASK]) == 6
+
+
+def test_cli(make_camera_bag: Any, model_path: Path, tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=3)
+    args = ['process', str(in_bag), str(tmp_path / 'out'), '--model', str(model_path),
+            '--device', 'cpu', '--no-progress', '--overlay']
+    assert cli_main(args) == 0
+    assert {t: len(v) for t, v in read_back(tmp_path / 'out').items()} == {
+        STEER: 3, MASK: 3, OVERLAY: 3}
+    assert cli_main(args) == 2  # the output exists now
+    assert cli_main(['process', str(in_bag), str(tmp_path / 'o2'), '--model', str(model_path),
+                     '--topic', '/nope', '--no-progress']) == 2

@@ -1,0 +1,172 @@
+"""Throughput of ``vbp-ros process``: ``python -m vbp_ros.bag.bench [--frames 300]``.
+
+Writes a synthetic 1280x720 camera bag (sensor_msgs/Image bgr8) to a temporary folder, processes
+it the way ``vbp-ros process`` does (steering + masks, and optionally overlays), and prints the
+measured frames per second overall and per stage, plus each stage alone. It measures, it does not
+judge: no thresholds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vbp_ros.bag.io import BagReader, BagWriter
+from vbp_ros.bag.process import IMAGE, process_bag, ProcessOptions
+
+
+def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
+    """A road-like BGR frame that changes with ``i`` (sky, road, lane marks)."""
+    img = np.empty((height, width, 3), np.uint8)
+    horizon = int(height * 0.42)
+    img[:horizon] = (200, 160, 110)
+    img[horizon:] = (70, 90, 70)
+    shift = int(width * 0.15 * np.sin(i / 25.0))
+    cx = width // 2 + shift
+    road = np.array([[cx - 40, horizon], [cx + 40, horizon], [width - 50, height],
+                     [50, height]], np.int32)
+    cv2.fillPoly(img, [road], (90, 90, 90))
+    for k in range(6):
+        y0 = horizon + (k * 60 + i * 7) % (height - horizon)
+        x = cx + (width // 2 - cx) * (y0 - horizon) // (height - horizon)
+        cv2.line(img, (x, y0), (x, min(height - 1, y0 + 25)), (240, 240, 240), 6)
+    return img
+
+
+def write_camera_bag(path: Path, frames: int, width: int = 1280, height: int = 720,
+                     topic: str = '/camera/image_raw', storage: str = 'mcap',
+                     fps: float = 30.0) -> None:
+    """A bag of ``frames`` bgr8 Images at ``fps`` (serialised with the fast path)."""
+    from vbp_ros import msgs
+
+    base = 1_700_000_000_000_000_000
+    with BagWriter(path, storage=storage) as w:
+        for i in range(frames):
+            t = base + int(i * 1e9 / fps)
+            header = msgs.Header(stamp=msgs.Time(sec=t // 10**9, nanosec=t % 10**9),
+                                 frame_id='camera')
+            bgr = synthetic_frame(i, width, height)
+            img = msgs.Image(header=header, height=height, width=width, encoding='bgr8',
+                             is_bigendian=0, step=3 * width, data=bgr.tobytes())
+            w.write(topic, IMAGE, msgs.serialize(img), t)
+
+
+def _model(tmp: Path) -> Path | None:
+    from vbp_ros.core.model_file import BUNDLED_MODEL
+
+    if BUNDLED_MODEL.is_file():
+        return None
+    import torch
+
+    from vbp_ros import ModelSpec, PilotNet, save_model
+
+    torch.manual_seed(0)
+    path = tmp / 'pilotnet_random.safetensors'
+    save_model(PilotNet(), path, ModelSpec(info={'note': 'untrained, benchmark only'}))
+    return path
+
+
+def _stage_alone(bag: Path, pipeline: object, batch: int) -> dict[str, float]:
+    """Seconds per frame of each stage run by itself (no overlap)."""
+    from vbp_ros import msgs
+    from vbp_ros.encodings import decode_image
+
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with BagReader(bag) as r:
+        raw = [d for _, _, d in r.messages(zero_copy=True)]
+    n = len(raw)
+    out['read'] = (time.perf_counter() - t0) / n
+    t0 = time.perf_counter()
+    rgbs = [decode_image(msgs.deserialize(d, msgs.Image)) for d in raw]
+    out['decode'] = (time.perf_counter() - t0) / n
+    del raw
+    t0 = time.perf_counter()
+    results = []
+    for i in range(0, n, batch):
+        results += pipeline.process_batch(rgbs[i:i + batch], mask=True)  # type: ignore
+    out['infer'] = (time.perf_counter() - t0) / n
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        header = msgs.Header()
+        blobs = []
+        for res in results:
+            h, w = res.mask.shape
+            drive = msgs.AckermannDriveStamped(
+                header=header, drive=msgs.AckermannDrive(steering_angle=res.steering_angle))
+            blobs.append(msgs.serialize(drive))
+            blobs.append(msgs.serialize(msgs.Image(header=header, height=h, width=w,
+                                                   encoding='mono8', step=w,
+                                                   data=memoryview(res.mask).cast('B'))))
+        out['serialize'] = (time.perf_counter() - t0) / n
+        t0 = time.perf_counter()
+        with BagWriter(Path(tmp) / 'o') as w:
+            for i, b in enumerate(blobs):
+                w.write('/vbp/steering' if i % 2 == 0 else '/vbp/mask',
+                        'ackermann_msgs/msg/AckermannDriveStamped' if i % 2 == 0 else IMAGE,
+                        b, i)
+        out['write'] = (time.perf_counter() - t0) / n
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its numbers."""
+    parser = argparse.ArgumentParser(prog='python -m vbp_ros.bag.bench', description=__doc__)
+    parser.add_argument('--frames', type=int, default=300)
+    parser.add_argument('--width', type=int, default=1280)
+    parser.add_argument('--height', type=int, default=720)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--overlay', action='store_true', help='also time JPEG overlays')
+    parser.add_argument('--no-alone', dest='alone', action='store_false',
+                        help='skip timing each stage by itself')
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from vbp_ros.pipeline.frame import FramePipeline
+
+    with tempfile.TemporaryDirectory(prefix='vbp_bench_') as tmpdir:
+        tmp = Path(tmpdir)
+        t0 = time.perf_counter()
+        write_camera_bag(tmp / 'in', args.frames, args.width, args.height, storage=args.storage)
+        os.sync()  # its write-back would otherwise compete with the output's
+        size = sum(p.stat().st_size for p in (tmp / 'in').iterdir()) / 2**20
+        print(f'input: {args.frames} frames {args.width}x{args.height} bgr8, {size:.0f} MiB '
+              f'{args.storage}, written and synced in {time.perf_counter() - t0:.1f} s')
+        pipe = FramePipeline(model_path=_model(tmp), device=args.device)
+        print(f'device: {pipe.device}, torch threads: {torch.get_num_threads()}, '
+              f'batch: {args.batch_size}')
+        modes = [('steering + masks', ProcessOptions(batch_size=args.batch_size,
+                                                     storage=args.storage))]
+        if args.overlay:
+            modes.append(('steering + masks + JPEG overlays',
+                          ProcessOptions(batch_size=args.batch_size, overlay=True,
+                                         storage=args.storage)))
+        for k, (label, opts) in enumerate(modes):
+            out = tmp / f'out{k}'
+            rep = process_bag(tmp / 'in', out, opts, pipeline=pipe)
+            size = sum(p.stat().st_size for p in rep.output.iterdir()) / 2**20
+            print(f'\n{label}: {rep.frames} frames in {rep.seconds:.2f} s = '
+                  f'{rep.fps:.1f} frames/s (output {size:.0f} MiB)')
+            print('  busy time per stage (stages overlap), ms/frame:')
+            for key, sec in sorted(rep.stage_seconds.items()):
+                print(f'    {key:24s} {1e3 * sec / rep.frames:7.2f}')
+        if args.alone:
+            alone = _stage_alone(tmp / 'in', pipe, args.batch_size)
+            print('\neach stage alone (steering + masks), ms/frame and frames/s:')
+            for key, sec in alone.items():
+                print(f'    {key:10s} {1e3 * sec:7.2f}  {1 / sec:8.1f}')
+            print(f'    {"sum":10s} {1e3 * sum(alone.values()):7.2f}  '
+                  f'{1 / sum(alone.values()):8.1f}  (what no overlap would give)')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

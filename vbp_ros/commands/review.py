@@ -1,0 +1,68 @@
+"""`vbp-ros review BAG`: a video and an HTML page to skim a processed or recorded drive.
+
+Writes into OUT_DIR (default BAG_review beside the bag): review.mp4 (H.264: the overlay with the
+steering angle plotted over time beneath it), index.html (the frames where steering or the
+VisualBackProp mask changed most, before/after thumbnails), steering.png and frames/.
+The bag needs /vbp/steering plus /vbp/overlay, or /vbp/mask (with the camera topic, as
+`vbp-ros process --copy-input` writes it, the overlay is composed).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+NAME = 'review'
+HELP = 'video and HTML summary of a processed bag'
+LOG = logging.getLogger('vbp_ros.review')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vbp-ros review``."""
+    parser.description = __doc__.split('\n\n', 1)[1].strip() if __doc__ else None
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument('bag', help='bag with /vbp/steering and /vbp/overlay or /vbp/mask')
+    parser.add_argument('-o', '--out', default=None, help='output folder (default BAG_review)')
+    parser.add_argument('--top', type=int, default=12, help='frames per highlight gallery')
+    parser.add_argument('--width', type=int, default=None,
+                        help='video width (default: the frame width, at most 1280)')
+    parser.add_argument('--fps', type=float, default=None,
+                        help='video frame rate (default: from the frame times)')
+    parser.add_argument('--crf', type=int, default=23, help='H.264 quality (lower = better)')
+    parser.add_argument('--no-video', dest='video', action='store_false',
+                        help='only the HTML page and thumbnails')
+    parser.add_argument('--camera-topic', default=None,
+                        help='camera topic to compose overlays from when the bag has none')
+    parser.add_argument('--steering-topic', default='/vbp/steering')
+    parser.add_argument('--mask-topic', default='/vbp/mask')
+    parser.add_argument('--overlay-topic', default='/vbp/overlay')
+    parser.add_argument('--no-progress', dest='progress', action='store_false',
+                        help='no progress bar')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``vbp-ros review``."""
+    from vbp_ros.bag.review import review_bag, ReviewOptions
+
+    try:
+        opts = ReviewOptions(steering_topic=args.steering_topic, mask_topic=args.mask_topic,
+                             overlay_topic=args.overlay_topic, camera_topic=args.camera_topic,
+                             top_k=args.top, width=args.width, fps=args.fps, crf=args.crf,
+                             video=args.video)
+    except ValueError as exc:
+        LOG.error('%s', exc)
+        return 2
+    bar = None
+    if args.progress:
+        from tqdm import tqdm
+        bar = tqdm(unit='frame', file=sys.stderr, dynamic_ncols=True, disable=None)
+    try:
+        report = review_bag(args.bag, args.out, opts,
+                            progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    LOG.info('%d frames (%s); page: %s', report.frames, report.source, report.html)
+    if report.video is not None:
+        LOG.info('video: %s', report.video)
+    return 0
