@@ -174,3 +174,17 @@ def test_defaults_are_independent() -> None:
     assert b.header.frame_id == ''
     assert Gid().data == bytes(16)
     assert HumbleGid().data == bytes(24)
+
+
+def test_time_nanosecond_helpers() -> None:
+    stamp = Time.from_ns(1_700_000_000_123_456_789)
+    assert stamp == Time(1_700_000_000, 123_456_789)
+    assert stamp.to_ns() == 1_700_000_000_123_456_789
+    assert Time.from_ns(-1) == Time(-1, 999_999_999)
+    assert Time.from_ns(-1).to_ns() == -1
+
+
+def test_module_example() -> None:
+    data = serialize(Float32(1.5))
+    assert data.hex() == '000100000000c03f'
+    assert deserialize(data, Float32) == Float32(data=1.5)
