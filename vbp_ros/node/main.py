@@ -103,12 +103,11 @@ def run_node(args: argparse.Namespace) -> int:
     recorder = None
     node = None
     try:
-        node = VbpNode(transport)
         if args.record:
             from vbp_ros.bag.recorder import BagRecorder
             recorder = BagRecorder(args.record)
-            node.observers.append(recorder)
             transport.logger.info('recording into %s', recorder.path)
+        node = VbpNode(transport, observers=[recorder] if recorder else None)
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
