@@ -104,8 +104,10 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
                f"pass model_class='module:Class' to build it")
         raise ModelError(msg)
     cls = resolve_class(model_class or spec.arch)
+    # The file's constructor arguments belong to the file's architecture only.
+    kwargs = spec.arch_kwargs if model_class in (None, spec.arch) else {}
     try:
-        model = cls(**spec.arch_kwargs)
+        model = cls(**kwargs)
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, TypeError, SafetensorError) as exc:
         raise ModelError(f'weights in {path} do not fit {cls.__name__}: {exc}') from None

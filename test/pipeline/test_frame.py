@@ -1,0 +1,108 @@
+"""FramePipeline: model file -> steering + frame-sized masks; batch = singles; steering maths."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vbp_ros import load_model, ModelError, ModelSpec, PilotNet, save_model, VisualBackProp
+from vbp_ros.pipeline import FramePipeline, Preprocess, SteeringConversion
+
+
+@pytest.fixture
+def model_path(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path / 'm.safetensors'
+    save_model(PilotNet(), path, ModelSpec(info={'note': 'random'}))
+    return path
+
+
+def test_process_matches_model_and_vbp(model_path: Path, road_image: np.ndarray) -> None:
+    pipe = FramePipeline(model_path, device='cpu')
+    res = pipe.process(road_image)
+    model, spec = load_model(model_path)
+    x = torch.from_numpy(spec.preprocess(road_image))[None]
+    with torch.no_grad():
+        out, mask = VisualBackProp(model)(x)
+    assert res.curvature == pytest.approx(float(out), abs=1e-5)
+    assert res.steering_angle == pytest.approx(math.atan(2.7 * float(out)), abs=1e-6)
+    assert res.mask.shape == road_image.shape[:2] and res.mask.dtype == np.uint8
+    y0, y1, x0, x1 = spec.preprocess.crop_box(*road_image.shape[:2])
+    assert (res.mask[:y0] == 0).all()
+    small = spec.preprocess.to_network_rgb(road_image)  # noqa: F841 (documents the path)
+    back = torch.from_numpy(res.mask[y0:y1, x0:x1]).float()[None, None] / 255
+    down = torch.nn.functional.interpolate(back, size=(66, 200), mode='area')[0, 0]
+    assert (down - mask[0]).abs().mean() < 0.03
+    assert set(res.timings) == {'preprocess', 'forward_vbp', 'postprocess'}
+
+
+def test_mask_off_skips_vbp(model_path: Path, road_image: np.ndarray) -> None:
+    pipe = FramePipeline(model_path, device='cpu')
+    calls = []
+    pipe.vbp = type('Spy', (), {'__call__': lambda s, x: calls.append(1)})()
+    res = pipe.process(road_image, mask=False)
+    assert res.mask is None and not calls
+
+
+def test_batch_equals_singles(model_path: Path, rng: np.random.Generator) -> None:
+    pipe = FramePipeline(model_path, device='cpu')
+    frames = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    batch = pipe.process_batch(frames)
+    for f, b in zip(frames, batch):
+        s = pipe.process(f)
+        assert s.curvature == pytest.approx(b.curvature, abs=1e-5)
+        assert np.abs(s.mask.astype(int) - b.mask).max() <= 1
+
+
+def test_preprocess_is_stored_in_model_file(tmp_path: Path) -> None:
+    pre = Preprocess(crop=(0.2, 1.0, 0.0, 1.0), colour='gray', mean=(0.5,), std=(0.5,))
+    path = tmp_path / 'g.safetensors'
+    save_model(PilotNet(in_channels=1), path,
+               ModelSpec(arch_kwargs={'in_channels': 1}, preprocess=pre))
+    pipe = FramePipeline(path, device='cpu')
+    assert pipe.preprocess == pre
+    assert pipe.process(np.zeros((100, 300, 3), np.uint8)).mask.shape == (100, 300)
+
+
+def test_missing_and_bad_model_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match='not found'):
+        FramePipeline(tmp_path / 'nope.safetensors', device='cpu')
+    junk = tmp_path / 'junk.safetensors'
+    junk.write_bytes(b'not a safetensors file')
+    with pytest.raises(ModelError, match='cannot read'):
+        FramePipeline(junk, device='cpu')
+    small = tmp_path / 'small.safetensors'
+    save_model(torch.nn.Linear(2, 2), small, ModelSpec())
+    with pytest.raises(ModelError, match='do not fit'):
+        FramePipeline(small, device='cpu')
+
+
+def test_unregistered_arch_in_file_is_refused(tmp_path: Path) -> None:
+    """A file cannot make us import code: only registered architectures or explicit classes."""
+    path = tmp_path / 'evil.safetensors'
+    save_model(PilotNet(), path, ModelSpec(arch='os:system', arch_kwargs={'command': 'true'}))
+    with pytest.raises(ModelError, match='not registered'):
+        load_model(path)
+    model, _ = load_model(path, model_class='vbp_ros.core.pilotnet:PilotNet')
+    assert isinstance(model, PilotNet)
+
+
+def test_steering_conversion() -> None:
+    conv = SteeringConversion(wheelbase=2.0, max_angle=0.5)
+    assert conv(0.0) == 0.0
+    assert conv(0.1) == pytest.approx(math.atan(0.2))
+    assert conv(-0.1) == pytest.approx(-math.atan(0.2))  # right turn is negative
+    assert conv(10.0) == 0.5
+    with pytest.raises(ValueError):
+        SteeringConversion(wheelbase=0)
+
+
+def test_cuda_request_without_gpu_is_clear(model_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip('has CUDA')
+    from vbp_ros.errors import InputError
+    with pytest.raises(InputError, match='CUDA is not available'):
+        FramePipeline(model_path, device='cuda')
