@@ -7,15 +7,15 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
-from bag_testutil import camera_frames, camera_message, stamp_of
 
+from bag_testutil import camera_frames, camera_message, stamp_of
 from vbp_ros import ModelSpec, PilotNet, save_model
 from vbp_ros.bag.io import BagWriter
 
 
 @pytest.fixture(scope='session')
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained PilotNet (seeded) saved as a model file."""
+    """Save an untrained, seeded PilotNet as a model file."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('model') / 'pilotnet.safetensors'
     save_model(PilotNet(), path, ModelSpec(info={'note': 'test model'}))
@@ -24,7 +24,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope='session')
 def pipeline(model_path: Path) -> object:
-    """A CPU FramePipeline of :func:`model_path`."""
+    """Build a CPU FramePipeline of :func:`model_path`."""
     from vbp_ros.pipeline.frame import FramePipeline
 
     return FramePipeline(model_path=model_path, device='cpu')
@@ -32,7 +32,7 @@ def pipeline(model_path: Path) -> object:
 
 @pytest.fixture
 def make_camera_bag(tmp_path: Path) -> Callable[..., tuple[Path, list[np.ndarray]]]:
-    """Factory: write a camera bag and return (path, the RGB frames)."""
+    """Return a factory that writes a camera bag and returns (path, the RGB frames)."""
     def make(n: int = 7, kind: str = 'bgr8', storage: str = 'mcap', topic: str = '/cam/image',
              name: str = 'in', extra: dict[str, tuple[str, bytes]] | None = None,
              width: int = 160, height: int = 90) -> tuple[Path, list[np.ndarray]]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader
 
+from bag_testutil import header_of, stamp_of
 from vbp_ros import msgs
 from vbp_ros.bag import BagError, BagReader
 from vbp_ros.bag.io import COMPLETE_KEY
@@ -15,8 +16,6 @@ from vbp_ros.bag.process import process_bag, ProcessOptions
 from vbp_ros.bag.types import definition
 from vbp_ros.cli import main as cli_main
 from vbp_ros.encodings import decode_compressed, decode_image
-
-from bag_testutil import header_of, stamp_of
 
 STEER, MASK, OVERLAY = '/vbp/steering', '/vbp/mask', '/vbp/overlay'
 
@@ -38,7 +37,7 @@ def read_back(path: Path) -> dict[str, list[tuple[int, Any]]]:
 
 
 def reference(pipeline: Any, in_bag: Path, topic: str) -> list[Any]:
-    """The pipeline run frame by frame on the input bag's decoded frames."""
+    """Run the pipeline frame by frame on the input bag's decoded frames."""
     out = []
     with Reader(in_bag) as r:
         for conn, _, data in r.messages([c for c in r.connections if c.topic == topic]):

@@ -1,8 +1,8 @@
 """BagRecorder: everything handed to it lands in the bag, by count and content, from threads."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
+import threading
 
 import numpy as np
 import pytest

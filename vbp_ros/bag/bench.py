@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 import tempfile
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,7 +21,7 @@ from vbp_ros.bag.process import IMAGE, process_bag, ProcessOptions
 
 
 def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
-    """A road-like BGR frame that changes with ``i`` (sky, road, lane marks)."""
+    """Draw a road-like BGR frame that changes with ``i`` (sky, road, lane marks)."""
     img = np.empty((height, width, 3), np.uint8)
     horizon = int(height * 0.42)
     img[:horizon] = (200, 160, 110)
@@ -41,7 +41,7 @@ def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
 def write_camera_bag(path: Path, frames: int, width: int = 1280, height: int = 720,
                      topic: str = '/camera/image_raw', storage: str = 'mcap',
                      fps: float = 30.0) -> None:
-    """A bag of ``frames`` bgr8 Images at ``fps`` (serialised with the fast path)."""
+    """Write a bag of ``frames`` bgr8 Images at ``fps`` (serialised with the fast path)."""
     from vbp_ros import msgs
 
     base = 1_700_000_000_000_000_000

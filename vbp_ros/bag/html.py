@@ -1,8 +1,8 @@
 """The static HTML page of a drive review: summary, video, steering plot, highlight galleries."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
+import html
 from pathlib import Path
 
 STYLE = """

@@ -12,14 +12,14 @@ underlying libraries (missing files, bad metadata, truncated chunks, corrupt dat
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import logging
 import os
+from pathlib import Path
 import shutil
 import struct
 import threading
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.mcap_fast import McapFile, Unsupported
@@ -110,7 +110,7 @@ class BagReader:
         self._reader = reader
 
     def _storage_target(self) -> Path:
-        """The folder, or the lone storage file of a folder without metadata.yaml."""
+        """Return the folder, or the lone storage file of a folder without metadata.yaml."""
         if not self.path.is_dir() or (self.path / 'metadata.yaml').is_file():
             return self.path
         files = sorted(p for p in self.path.iterdir() if p.suffix in _STORAGE_FILES)
@@ -122,7 +122,7 @@ class BagReader:
         raise BagError(msg)
 
     def _mcap_files(self) -> list[Path] | None:
-        """The bag's MCAP files when they can be memory-mapped as they are, else None."""
+        """Return the bag's MCAP files if they can be memory-mapped as they are, else None."""
         reader = self.reader
         if reader.compression_mode:
             return None

@@ -13,8 +13,8 @@ returned.
 from __future__ import annotations
 
 import mmap
-import struct
 from pathlib import Path
+import struct
 from typing import TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError

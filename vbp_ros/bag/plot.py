@@ -69,7 +69,7 @@ class SteeringStrip:
         return img
 
     def render(self, t: float, value_rad: float | None = None) -> np.ndarray:
-        """The strip with a cursor at time ``t`` (seconds) and the value written out (BGR)."""
+        """Draw the strip with a cursor at time ``t`` (seconds) and the value written out."""
         img = self.background.copy()
         x = int(round(float(self.x_of(t))))
         cv2.line(img, (x, 0), (x, self.height - 1), CURSOR, 1)

@@ -14,14 +14,14 @@ bag at ``<name>.incomplete`` holding every frame finished so far, with ``vbp_ros
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import itertools
 import logging
+from pathlib import Path
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.io import BagReader, BagWriter, TopicInfo
@@ -137,7 +137,7 @@ class _Batch:
 
 def pick_camera_topic(topics: dict[str, TopicInfo], wanted: str | None,
                       ignore: tuple[str, ...] = ()) -> str:
-    """The camera topic to process.
+    """Choose the camera topic to process.
 
     Args:
         topics: the bag's topics.
@@ -461,7 +461,7 @@ def _put_checked(q: queue.Queue[Any], item: Any, consumer: _Stage) -> bool:
 
 
 def _mono8(msgs: Any, mask: np.ndarray, header: Any) -> Any:
-    """A mono8 Image around ``mask`` without copying it."""
+    """Wrap ``mask`` in a mono8 Image without copying it."""
     h, w = mask.shape[:2]
     return msgs.Image(header=header, height=h, width=w, encoding='mono8', is_bigendian=0,
                       step=w, data=memoryview(mask).cast('B') if mask.flags.c_contiguous

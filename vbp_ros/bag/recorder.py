@@ -8,10 +8,10 @@ dropped: when the queue holds ``max_queue_bytes`` the caller waits.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import queue
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
@@ -25,7 +25,7 @@ _STOP = None
 
 
 def recording_path(path: str | Path) -> Path:
-    """The bag folder a recording to ``path`` creates.
+    """Return the bag folder that a recording to ``path`` creates.
 
     A path that does not exist is the bag itself. An existing folder that is not a bag gets a
     new time-stamped bag inside it (``vbp_YYYYmmdd_HHMMSS``), as ``ros2 bag record`` does.
@@ -175,7 +175,7 @@ class BagRecorder:
         return self.path
 
     def __enter__(self) -> BagRecorder:
-        """The recorder is already open."""
+        """Return the recorder (it is already open)."""
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

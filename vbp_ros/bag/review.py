@@ -10,11 +10,11 @@ second decodes frames once for the video and the thumbnails.
 """
 from __future__ import annotations
 
-import logging
-import shutil
 from dataclasses import dataclass, field
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+import shutil
+from typing import Any, Callable, TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -112,7 +112,7 @@ class _Series:
 
 
 def top_changes(values: np.ndarray, k: int, min_gap: int = 1) -> list[int]:
-    """Indices of the ``k`` largest values, at least ``min_gap`` apart, largest first.
+    """Return the indices of the ``k`` largest values, ``min_gap`` apart, largest first.
 
     Args:
         values: one score per frame (NaN never chosen).
@@ -343,7 +343,8 @@ class _Review:
             'steering (deg)': f'min {deg.min():+.2f}, mean {deg.mean():+.2f}, '
                               f'max {deg.max():+.2f}',
         }
-        page = write_page(self.out_dir / 'index.html', title=f'Drive review: {self.reader.path.name}',
+        title = f'Drive review: {self.reader.path.name}'
+        page = write_page(self.out_dir / 'index.html', title=title,
                           summary=summary, video='review.mp4' if video_path else None,
                           plot=plot, sections=[
                               Section('Largest steering changes', '|Δ steering| (rad)', steer_hl),

@@ -31,7 +31,7 @@ AckermannDrive drive
 
 @functools.lru_cache(maxsize=1)
 def typestore() -> Typestore:
-    """The typestore used for output connections (built once)."""
+    """Return the typestore used for output connections (built once)."""
     try:
         msgs = importlib.import_module('vbp_ros.msgs')
     except ImportError:
@@ -54,7 +54,7 @@ def typestore() -> Typestore:
 
 @functools.lru_cache(maxsize=None)
 def definition(ros_type: str) -> tuple[str, str]:
-    """The ``.msg`` definition (with dependencies) and RIHS01 hash of a ROS type.
+    """Look up the ``.msg`` text (with dependencies) and RIHS01 hash of a ROS type.
 
     Args:
         ros_type: e.g. ``'sensor_msgs/msg/Image'``.

@@ -1,11 +1,11 @@
 """H.264 MP4 writing through PyAV (FFmpeg's libx264), frame by frame from BGR arrays."""
 from __future__ import annotations
 
+from fractions import Fraction
 import logging
 import os
-from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 
@@ -103,7 +103,7 @@ class Mp4Writer:
                 self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> Mp4Writer:
-        """The writer is already open."""
+        """Return the writer (it is already open)."""
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
