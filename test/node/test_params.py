@@ -1,0 +1,98 @@
+"""The parameter table, config/vbp.yaml, command-line overrides and the model/preprocessing."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from vbp_ros.node.main import add_node_arguments
+from vbp_ros.node.mailbox import Mailbox
+from vbp_ros.node.model import build_pipeline, preprocess_overrides
+from vbp_ros.node.params import defaults, NODE_NAME, NodeParams, PARAMETERS
+from vbp_ros.node.stats import NodeStats
+from vbp_ros.transport.parameters import load_params_file, ParamError, resolve_values
+
+CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'vbp.yaml'
+
+
+def test_table_and_dataclass_agree() -> None:
+    fields = {f.name: f for f in dataclasses.fields(NodeParams)}
+    assert set(fields) == {p.name for p in PARAMETERS}
+    assert dataclasses.asdict(NodeParams()) == defaults()
+    for spec in PARAMETERS:
+        assert spec.description
+        assert spec.validate(spec.default) == spec.default
+
+
+def test_config_file_holds_the_defaults() -> None:
+    values = load_params_file(CONFIG, NODE_NAME)
+    unset = {p.name for p in PARAMETERS if p.default == []}
+    assert set(values) == {p.name for p in PARAMETERS} - unset
+    assert resolve_values(PARAMETERS, values) == defaults()
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_node_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_overrides_on_the_dds_path(domain: int, tmp_path: Path) -> None:
+    from vbp_ros.node.main import make_transport
+    extra = tmp_path / 'extra.yaml'
+    extra.write_text('vbp:\n  ros__parameters:\n    overlay_alpha: 0.2\n    depth: 2\n')
+    args = parse('--middleware', 'cyclonedds', '--params-file', str(CONFIG), '--params-file',
+                 str(extra), '--param', 'depth=7', '--ros-args', '-p', 'device:=cpu',
+                 '-p', 'crop:=[0.5, 1.0, 0.1, 0.9]', '-r', '/camera/image_raw:=/front/image')
+    transport = make_transport(args)
+    try:
+        values = transport.declare_parameters(PARAMETERS)
+        assert values['overlay_alpha'] == 0.2 and values['depth'] == 7
+        assert values['device'] == 'cpu' and values['crop'] == [0.5, 1.0, 0.1, 0.9]
+        assert transport.resolve_topic('/camera/image_raw') == '/front/image'
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize('override', ['device:=tpu', 'overlay_alpha:=2.0', 'depth:=0',
+                                      'mask_mode:=sometimes', 'no_such_param:=1'])
+def test_bad_parameter_stops_with_its_name(domain: int, override: str) -> None:
+    from vbp_ros.node.main import make_transport
+    transport = make_transport(parse('--middleware', 'cyclonedds', '--ros-args', '-p', override))
+    try:
+        with pytest.raises(ParamError, match=override.split(':=')[0]):
+            transport.declare_parameters(PARAMETERS)
+    finally:
+        transport.close()
+
+
+def test_preprocessing_overrides_reach_the_pipeline(model_path: str) -> None:
+    params = NodeParams(model_path=model_path, device='cpu', crop=[0.5, 1.0, 0.0, 1.0],
+                        colour_space='rgb', wheelbase=3.0, steering_scale=2.0)
+    assert preprocess_overrides(params) == {'crop': (0.5, 1.0, 0.0, 1.0), 'colour': 'rgb'}
+    pipe = build_pipeline(params)
+    assert pipe.preprocess.crop == (0.5, 1.0, 0.0, 1.0) and pipe.preprocess.colour == 'rgb'
+    assert pipe.preprocess.size == (66, 200)
+    assert (pipe.steering.wheelbase, pipe.steering.gain) == (3.0, 2.0)
+    assert preprocess_overrides(NodeParams()) == {}
+
+
+def test_mailbox_newest_wins() -> None:
+    box = Mailbox()
+    assert box.take(timeout=0) is None
+    assert box.put(1) is False
+    assert box.put(2) is True and box.put(3) is True
+    assert box.take(timeout=0) == 3 and box.dropped == 2
+    box.close()
+    assert box.take(timeout=5) is None
+
+
+def test_stats_percentiles() -> None:
+    stats = NodeStats(window=10)
+    for i in range(20):
+        stats.add_timings({'total': i / 1000})
+    p50, p99 = stats.percentiles('total')
+    assert p50 == pytest.approx(0.0145) and p99 <= 0.019
+    assert all(v != v for v in stats.percentiles('overlay'))   # NaN while empty
