@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 import time
 from typing import Any, Iterator
 
@@ -57,11 +58,13 @@ class CameraPublisher:
         encoding: rgb8, bgr8, mono8, or jpeg/png for CompressedImage.
         frame_id: header frame_id.
         reliability: 'best_effort' (sensor data, default) or 'reliable'.
+        keep: remember the last ``keep`` frames by stamp (see :attr:`history`).
     """
 
     def __init__(self, transport: Any, frames: Iterator[np.ndarray],
                  topic: str = '/camera/image_raw', rate: float = 30.0, encoding: str = 'rgb8',
-                 frame_id: str = 'camera', reliability: str = 'best_effort') -> None:
+                 frame_id: str = 'camera', reliability: str = 'best_effort',
+                 keep: int = 0) -> None:
         self.compressed = encoding in ('jpeg', 'jpg', 'png')
         if not self.compressed and encoding not in CAMERA_ENCODINGS:
             msg = f'encoding {encoding!r} is not one of {CAMERA_ENCODINGS + ("jpeg", "png")}'
@@ -74,7 +77,9 @@ class CameraPublisher:
         cls = CompressedImage if self.compressed else Image
         self.publisher = transport.create_publisher(self.topic, cls, image_qos(reliability))
         self.sent = 0
-        self.stamps: list[int] = []
+        self.keep = int(keep)
+        #: stamp (ns) -> RGB frame of the last ``keep`` frames published
+        self.history: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def make(self, rgb: np.ndarray, stamp_ns: int | None = None) -> bytes:
         """Serialise one frame (header stamped ``stamp_ns``, default now)."""
@@ -90,6 +95,10 @@ class CameraPublisher:
         stamp = time.time_ns()
         self.publisher.publish(self.make(rgb, stamp))
         self.sent += 1
+        if self.keep:
+            self.history[stamp] = rgb
+            while len(self.history) > self.keep:
+                self.history.popitem(last=False)
         return stamp
 
     def wait_for_subscriber(self, timeout: float = 10.0) -> bool:

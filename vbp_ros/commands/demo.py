@@ -1,0 +1,52 @@
+"""``vbp-ros demo``: synthetic camera -> node -> masks over DDS on loopback, in one process.
+
+Prints steering and timing once per second, then a summary, and writes a few overlay PNGs.
+With ``--bench`` it runs the latency benchmark instead (node in its own process).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Demo options."""
+    parser.add_argument('--duration', type=float, default=10.0, help='seconds to stream')
+    parser.add_argument('--width', type=int, default=640, help='camera width')
+    parser.add_argument('--height', type=int, default=480, help='camera height')
+    parser.add_argument('--rate', type=float, default=30.0, help='camera Hz (0: flood)')
+    parser.add_argument('--source', default='synthetic',
+                        help="'synthetic', 'pattern', a video file or an image folder")
+    parser.add_argument('--out', default='vbp_demo', help='folder for overlay PNGs')
+    parser.add_argument('--pngs', type=int, default=4, help='overlay PNGs to write')
+    parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
+    parser.add_argument('--model', default='', help='model file; default: bundled model')
+    parser.add_argument('--domain-id', type=int, default=None, help='DDS domain')
+    parser.add_argument('--bench', action='store_true',
+                        help='run the latency benchmark (see vbp_ros.node.bench_latency)')
+
+
+def _line(text: str) -> None:
+    sys.stdout.write(text + '\n')
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo (or the benchmark)."""
+    if args.bench:
+        from vbp_ros.node.bench_latency import main as bench_main
+        return bench_main(['--device', args.device] + (['--model', args.model] if args.model
+                                                        else []))
+    from vbp_ros.node.demo import run_demo
+    s = run_demo(args.duration, args.width, args.height, args.rate, args.source, args.out,
+                 args.pngs, args.device, args.model, args.domain_id, report=_line)
+    _line('')
+    _line(f'frames: sent {s.sent}, received {s.received}, processed {s.processed}, '
+          f'dropped {s.dropped}, malformed {s.malformed}  (model on {s.device})')
+    _line(f'node receive->steering  p50 {s.steering_ms[0]:.2f} ms  p99 {s.steering_ms[1]:.2f} ms')
+    _line(f'node receive->mask      p50 {s.node_ms[0]:.2f} ms  p99 {s.node_ms[1]:.2f} ms')
+    _line(f'camera->mask received   p50 {s.e2e_ms[0]:.2f} ms  p99 {s.e2e_ms[1]:.2f} ms')
+    _line(f'last steering angle {s.steering:+.4f} rad')
+    for path in s.pngs:
+        _line(f'wrote {path}')
+    return 0
