@@ -62,8 +62,8 @@ def assert_matches_frame_by_frame(got: dict[str, list[tuple[int, Any]]], ref: li
         assert np.array_equal(arr > 0, r.mask > 0) or (arr != r.mask).mean() < 0.01
 
 
-@pytest.mark.parametrize('kind,storage', [('bgr8', 'mcap'), ('rgb8', 'sqlite3'),
-                                          ('jpeg', 'mcap'), ('mono8', 'mcap')])
+@pytest.mark.parametrize('kind,storage', [('bgr8', 'mcap'), ('rgb8', 'mcap'), ('rgb8', 'sqlite3'),
+                                          ('jpeg', 'mcap'), ('png', 'sqlite3'), ('mono8', 'mcap')])
 def test_outputs_match_frame_by_frame(make_camera_bag: Any, pipeline: Any, tmp_path: Path,
                                       kind: str, storage: str) -> None:
     in_bag, _ = make_camera_bag(n=7, kind=kind, storage=storage)

@@ -14,9 +14,11 @@ bag at ``<name>.incomplete`` holding every frame finished so far, with ``vbp_ros
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import itertools
 import logging
+import os
 from pathlib import Path
 import queue
 import threading
@@ -286,6 +288,7 @@ class _Run:
         self.complete = False
         self.reached_end = False
         self.skipped: set[str] = set()
+        self.pool: ThreadPoolExecutor | None = None
 
     # -- stage 1: read + decode -------------------------------------------------------------
     def _read(self) -> None:
@@ -343,6 +346,8 @@ class _Run:
                 self._write_batch(item)
             ok = True
         finally:
+            if self.pool is not None:
+                self.pool.shutdown()
             self.writer.set_metadata('vbp_ros.frames', str(self.frames))
             self.writer.close(complete=ok and self.complete)
 
@@ -357,7 +362,13 @@ class _Run:
         msgs, opts, w = self.msgs, self.opts, self.writer
         t0 = time.perf_counter()
         out: list[tuple[str, str, bytes, int]] = []
-        for frame, res in zip(batch.frames, batch.results or []):
+        pairs = list(zip(batch.frames, batch.results or []))
+        overlays: Iterator[tuple[str, bytes]] = iter(())
+        if opts.overlay:  # OpenCV releases the GIL: colour and compress frames in parallel
+            with_mask = [(f, r) for f, r in pairs if r.mask is not None]
+            overlays = self._pool().map(lambda fr: self._overlay(fr[0].rgb, fr[1].mask,
+                                                                 fr[0].header), with_mask)
+        for frame, res in pairs:
             header = frame.header
             drive = msgs.AckermannDrive(steering_angle=float(res.steering_angle))
             out.append((opts.steering_topic, ACKERMANN,
@@ -367,7 +378,7 @@ class _Run:
                 out.append((opts.mask_topic, IMAGE, msgs.serialize(_mono8(msgs, res.mask, header)),
                             frame.stamp))
             if opts.overlay and res.mask is not None:
-                ros_t, data = self._overlay(frame.rgb, res.mask, header)
+                ros_t, data = next(overlays)
                 out.append((opts.overlay_topic, ros_t, data, frame.stamp))
         t1 = time.perf_counter()
         self.timer.add('serialize', t1 - t0)
@@ -378,6 +389,12 @@ class _Run:
             w.write(topic, ros_t, data, stamp)
         self.frames += len(batch.frames)
         self.timer.add('write', time.perf_counter() - t1)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)),
+                                           thread_name_prefix='vbp-bag-overlay')
+        return self.pool
 
     def _overlay(self, rgb: np.ndarray, mask: np.ndarray, header: Any) -> tuple[str, bytes]:
         from vbp_ros.core.image import overlay

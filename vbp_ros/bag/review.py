@@ -184,7 +184,7 @@ class _Review:
         prev: np.ndarray | None = None
         want = [o.steering_topic] + ([o.mask_topic] if o.mask_topic in self.topics
                                      and self.topics[o.mask_topic].ros_type == IMAGE else [])
-        for topic, t, data in self.reader.messages(want):
+        for topic, t, data in self.reader.messages(want, zero_copy=True):
             try:
                 if topic == o.steering_topic:
                     m = msgs.deserialize(data, msgs.AckermannDriveStamped)
@@ -233,7 +233,7 @@ class _Review:
             return msg.header, decode_compressed(msg)
 
         pending: dict[str, dict[int, tuple[int, np.ndarray]]] = {t: {} for t in topics}
-        for topic, t, data in self.reader.messages(topics):
+        for topic, t, data in self.reader.messages(topics, zero_copy=True):
             try:
                 header, arr = decode(topic, data)
             except (msgs.MsgError, EncodingError, ValueError) as exc:

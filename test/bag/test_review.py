@@ -1,0 +1,160 @@
+"""`vbp-ros review`: the MP4 decodes to every frame, the page ranks the right frames."""
+from __future__ import annotations
+
+import html.parser
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from bag_testutil import header_of, stamp_of
+from vbp_ros import msgs
+from vbp_ros.bag import BagError, BagWriter
+from vbp_ros.bag.process import process_bag, ProcessOptions
+from vbp_ros.bag.review import review_bag, ReviewOptions, top_changes
+from vbp_ros.cli import main as cli_main
+from vbp_ros.encodings import encode_compressed, encode_image
+
+W, H = 96, 64
+# Steering jumps most at frames 3 (+0.30 rad) and 8 (-0.25 rad); masks change most at 5 and 10.
+ANGLES = [0.0, 0.01, 0.0, 0.30, 0.31, 0.30, 0.29, 0.30, 0.05, 0.06, 0.05, 0.04]
+MASK_JUMPS = {5: 200, 10: 120}
+
+
+def _masks() -> list[np.ndarray]:
+    out, level = [], 20
+    for i in range(len(ANGLES)):
+        if i in MASK_JUMPS:
+            level = MASK_JUMPS[i] if level < 100 else 20 + MASK_JUMPS[i] // 10
+        m = np.full((H, W), level, np.uint8)
+        m[:, i % W] = 255  # a small change every frame
+        out.append(m)
+    return out
+
+
+def _write_drive(path: Path, *, overlay: bool = True, mask: bool = True, camera: bool = False,
+                 steering: bool = True) -> None:
+    with BagWriter(path) as w:
+        for i, (angle, m) in enumerate(zip(ANGLES, _masks())):
+            hdr, t = header_of(i), stamp_of(i)
+            if steering:
+                drive = msgs.AckermannDriveStamped(
+                    header=hdr, drive=msgs.AckermannDrive(steering_angle=angle))
+                w.write('/vbp/steering', 'ackermann_msgs/msg/AckermannDriveStamped',
+                        msgs.serialize(drive), t)
+            if mask:
+                w.write('/vbp/mask', 'sensor_msgs/msg/Image',
+                        msgs.serialize(encode_image(m, 'mono8', hdr)), t)
+            bgr = np.zeros((H, W, 3), np.uint8)
+            bgr[..., 1] = m
+            if overlay:
+                w.write('/vbp/overlay', 'sensor_msgs/msg/CompressedImage',
+                        msgs.serialize(encode_compressed(bgr, hdr, fmt='jpeg')), t)
+            if camera:
+                w.write('/cam', 'sensor_msgs/msg/Image',
+                        msgs.serialize(encode_image(bgr, 'bgr8', hdr)), t)
+
+
+def _video_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].codec_context.name == 'h264'
+        return [f.to_ndarray(format='bgr24') for f in c.decode(video=0)]
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.srcs += [v for k, v in attrs if k == 'src' and v]
+
+
+def _links(page: Path) -> list[str]:
+    p = _Links()
+    p.feed(page.read_text())
+    return p.srcs
+
+
+def test_review_of_a_drive(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'drive')
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev',
+                     ReviewOptions(top_k=2, plot_height=48, thumb_width=48))
+    assert rep.source == 'overlay' and rep.frames == len(ANGLES)
+    assert [h.stamp_ns for h in rep.steering] == [_stamp(3), _stamp(8)]
+    assert [h.stamp_ns for h in rep.mask] == [_stamp(5), _stamp(10)]
+    assert rep.steering[0].score == pytest.approx(0.30, abs=1e-6)
+    frames = _video_frames(rep.video)
+    assert len(frames) == len(ANGLES)
+    assert frames[0].shape == (H + 48, W, 3)
+    # The top is the overlay (green level of the mask), the bottom the steering strip.
+    assert abs(int(frames[6][H // 2, W // 2 + 20, 1]) - 200) < 30
+    links = _links(rep.html)
+    assert 'review.mp4' in links and 'steering.png' in links
+    for h in rep.steering + rep.mask:
+        assert h.image in links and h.before in links
+        assert (tmp_path / 'rev' / h.image).is_file() and (tmp_path / 'rev' / h.before).is_file()
+    assert all((tmp_path / 'rev' / src).is_file() for src in links)
+
+
+def _stamp(i: int) -> int:
+    h = header_of(i)
+    return h.stamp.sec * 10**9 + h.stamp.nanosec
+
+
+def test_cursor_moves_along_the_strip(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'drive')
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev',
+                     ReviewOptions(top_k=1, plot_height=48, width=200))
+    frames = _video_frames(rep.video)
+    strips = [f[-48:].astype(int) for f in frames]
+    # Red cursor column: strongest red-minus-green, it must move right as time goes on.
+    cols = [int(np.argmax((s[..., 2] - s[..., 1]).clip(0).sum(0))) for s in strips]
+    assert cols[0] < cols[len(cols) // 2] < cols[-1]
+
+
+@pytest.mark.parametrize('layout,source', [({'overlay': False, 'camera': True}, 'camera+mask'),
+                                           ({'overlay': False}, 'mask')])
+def test_frames_without_an_overlay_topic(tmp_path: Path, layout: dict[str, bool],
+                                         source: str) -> None:
+    _write_drive(tmp_path / 'drive', **layout)
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=2))
+    assert rep.source == source and rep.frames == len(ANGLES)
+    assert len(_video_frames(rep.video)) == len(ANGLES)
+
+
+def test_processed_bag_end_to_end(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=6)
+    process_bag(in_bag, tmp_path / 'out', ProcessOptions(overlay=True, batch_size=4),
+                pipeline=pipeline)
+    assert cli_main(['review', str(tmp_path / 'out'), '--no-progress', '--top', '3']) == 0
+    out = tmp_path / 'out_review'
+    assert len(_video_frames(out / 'review.mp4')) == 6
+    assert (out / 'index.html').is_file()
+
+
+def test_missing_topics_are_clear_errors(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'a', steering=False)
+    with pytest.raises(BagError, match=r'no steering topic /vbp/steering.*/vbp/mask'):
+        review_bag(tmp_path / 'a', tmp_path / 'ra')
+    _write_drive(tmp_path / 'b', overlay=False, mask=False)
+    with pytest.raises(BagError, match=r'no overlay \(/vbp/overlay\) or mask'):
+        review_bag(tmp_path / 'b', tmp_path / 'rb')
+    assert not (tmp_path / 'ra' / 'review.mp4').exists()
+
+
+def test_page_only(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'drive')
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(video=False, top_k=1))
+    assert rep.video is None and not (tmp_path / 'rev' / 'review.mp4').exists()
+    assert 'review.mp4' not in _links(rep.html)
+
+
+def test_top_changes() -> None:
+    v = np.array([np.nan, 1.0, 5.0, 4.9, 0.0, 3.0, np.nan])
+    assert top_changes(v, 2) == [2, 3]
+    assert top_changes(v, 2, min_gap=2) == [2, 5]
+    assert top_changes(v, 10) == [2, 3, 5, 1, 4]
+    assert top_changes(np.array([np.nan]), 3) == []
