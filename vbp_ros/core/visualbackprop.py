@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from vbp_ros.core.box_upsample import BoxUpsample, upsample_chain
 from vbp_ros.core.layer_chain import build_chain, Chain, record_calls
 from vbp_ros.errors import InputError
 
@@ -47,9 +49,12 @@ class _Plan:
 
     def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device) -> None:
         self.names = [t.conv_name for t in chain.taps]
-        self.up = [(a.to(device, torch.float32), b.t().contiguous().to(device, torch.float32),
-                    _rows_first(a.shape, b.shape)) for a, b in chain.upsample]
+        self.up = [BoxUpsample(a, b, device) for a, b in chain.upsample]
+        self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
         self.shapes = [t.shape for t in chain.taps]
+        # Maps read from a flattened tensor (e.g. the input of a Linear) need a reshape.
+        self.reshape = [len(t.call.in_shape if t.where == 'input' else t.call.out_shape) != 3
+                        for t in chain.taps]
         self.taps = chain.taps
         # Hook-free path for plain nn.Sequential models: index of the module before which
         # (input tap) or after which (output tap) each map is read.
@@ -61,12 +66,6 @@ class _Plan:
                 i = index[id(t.call.module)] + (0 if t.where == 'input' else 1)
                 points.setdefault(i, []).append(k)
             self.seq_points = points
-
-
-def _rows_first(a: torch.Size, b: torch.Size) -> bool:
-    """Whether (A @ M) @ Bᵀ costs fewer multiply-adds than A @ (M @ Bᵀ)."""
-    (big_h, h), (big_w, w) = a, b
-    return big_h * h * w + big_h * w * big_w <= h * w * big_w + big_h * h * big_w
 
 
 def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
@@ -150,7 +149,10 @@ class VisualBackProp:
         def grab(k: int, t: torch.Tensor) -> None:
             # A channel sum instead of the mean: the constant 1/C of each layer cancels in the
             # final min-max normalisation, and a sum is one kernel instead of two.
-            t = t.detach().reshape(t.shape[0], *plan.shapes[k])
+            if t.requires_grad:
+                t = t.detach()
+            if plan.reshape[k]:
+                t = t.reshape(t.shape[0], *plan.shapes[k])
             maps[k] = t.sum(1) if t.dtype == torch.float32 else t.sum(1, dtype=torch.float32)
 
         points = plan.seq_points
@@ -178,33 +180,40 @@ class VisualBackProp:
     @staticmethod
     def _combine(output: torch.Tensor, maps: list[torch.Tensor], plan: _Plan,
                  intermediates: bool) -> VbpResult:
-        # The mask is kept as H×N×W so that both products of each upsampling are plain 2-D
-        # matrix products over the whole batch: A @ M is (H'×H)·(H×N·W), M @ Bᵀ is (H·N×W)·(W×W').
-        n = maps[0].shape[0]
-        inter: list[torch.Tensor] = []
-        mask = maps[-1].transpose(0, 1)
-        for k in range(len(maps) - 1, -1, -1):
-            a, bt, rows_first = plan.up[k]
-            h, w = mask.shape[0], mask.shape[2]
-            if rows_first:
-                mask = (a @ mask.reshape(h, n * w)).view(-1, w) @ bt
-            else:
-                mask = a @ (mask.reshape(h * n, w) @ bt).view(h, -1)
-            mask = mask.view(a.shape[0], n, bt.shape[1])
-            if intermediates:
-                inter.append(mask.transpose(0, 1).contiguous())
-            if k:
-                mask = mask * maps[k - 1].transpose(0, 1)
-        lo = mask.amin((0, 2), keepdim=True)
-        span = mask.amax((0, 2), keepdim=True) - lo
-        # A constant mask carries no information: it becomes 0 everywhere, never NaN
-        # (span 0 gives (mask - lo) = 0 times a finite scale).
-        scale = span.clamp_min_(torch.finfo(torch.float32).tiny).reciprocal_()
-        mask = (mask - lo).mul_(scale).transpose(0, 1).contiguous()
-        if not intermediates:
+        if plan.numpy_steps is not None and not intermediates:
+            # CPU: the same arithmetic on NumPy views of the maps. These matrices are tiny, so
+            # per-call overhead dominates, and NumPy's is a fraction of PyTorch's.
+            arr = upsample_chain([m.numpy() for m in maps], plan.numpy_steps)
+            return VbpResult(output, torch.from_numpy(_normalise_numpy(arr)))
+        inter: list[torch.Tensor] | None = [] if intermediates else None
+        mask = _normalise(upsample_chain(maps, plan.up, inter))
+        if inter is None:
             return VbpResult(output, mask)
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
-        return VbpResult(output, mask, averaged=averaged, intermediate=inter[::-1])
+        return VbpResult(output, mask, averaged=averaged,
+                         intermediate=[t.contiguous() for t in inter[::-1]])
+
+
+_TINY = float(torch.finfo(torch.float32).tiny)
+
+
+def _normalise(mask: torch.Tensor) -> torch.Tensor:
+    """Min-max normalise each N×H×W mask to [0, 1]; a constant mask becomes 0, never NaN."""
+    lo = mask.amin((1, 2), keepdim=True)
+    span = mask.amax((1, 2), keepdim=True) - lo
+    # span 0 means (mask - lo) = 0, which stays 0 times any finite scale.
+    return (mask - lo).mul_(span.clamp_min_(_TINY).reciprocal_()).contiguous()
+
+
+def _normalise_numpy(mask: np.ndarray) -> np.ndarray:
+    """:func:`_normalise` for NumPy arrays."""
+    out = np.ascontiguousarray(mask, dtype=np.float32)
+    flat = out.reshape(out.shape[0], -1)
+    lo = flat.min(axis=1, keepdims=True)
+    span = flat.max(axis=1, keepdims=True) - lo
+    flat -= lo
+    flat *= 1.0 / np.maximum(span, np.float32(_TINY))
+    return out
 
 
 def _register(module: nn.Module, where: str, occurrence: int,
