@@ -237,7 +237,7 @@ class VbpNode:
             published_overlay = True
         t5 = time.perf_counter()
         timings = dict(getattr(result, 'timings', {}) or {})
-        timings.update(decode=t1 - t0, publish=t4 - t2, total=t4 - t_recv,
+        timings.update(wait=t0 - t_recv, decode=t1 - t0, publish=t4 - t2, total=t4 - t_recv,
                        steering=t3 - t_recv)
         if published_overlay:
             timings['overlay'] = t5 - t4

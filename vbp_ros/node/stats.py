@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 
 #: Stages timed per processed frame, in order (seconds).
-STAGES = ('decode', 'preprocess', 'forward_vbp', 'postprocess', 'publish', 'overlay', 'steering',
+STAGES = ('wait', 'decode', 'preprocess', 'forward_vbp', 'postprocess', 'publish', 'overlay', 'steering',
           'total')
 
 
