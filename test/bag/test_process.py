@@ -253,3 +253,15 @@ def test_cli(make_camera_bag: Any, model_path: Path, tmp_path: Path) -> None:
     assert cli_main(args) == 2  # the output exists now
     assert cli_main(['process', str(in_bag), str(tmp_path / 'o2'), '--model', str(model_path),
                      '--topic', '/nope', '--no-progress']) == 2
+
+
+def test_reprocessing_a_processed_bag_replaces_old_outputs(make_camera_bag: Any, pipeline: Any,
+                                                           tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=3)
+    process_bag(in_bag, tmp_path / 'first', ProcessOptions(copy_input=True), pipeline=pipeline)
+    # The camera is the only image topic that is not an output: it is found on its own, and
+    # the old outputs are not copied next to the new ones.
+    rep = process_bag(tmp_path / 'first', tmp_path / 'second', ProcessOptions(copy_input=True),
+                      pipeline=pipeline)
+    assert rep.camera_topic == '/cam/image'
+    assert rep.messages == {'/cam/image': 3, STEER: 3, MASK: 3}

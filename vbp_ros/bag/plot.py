@@ -35,7 +35,7 @@ class SteeringStrip:
         self.width, self.height = int(width), int(height)
         self.times = np.asarray(times, np.float64)
         self.degrees = np.degrees(np.asarray(angles, np.float64))
-        self.margin_l, self.margin_r, self.margin_y = 56, 8, 14
+        self.margin_l, self.margin_r, self.margin_y = 40, 8, 16
         span = float(np.max(np.abs(self.degrees))) if self.degrees.size else 0.0
         self.limit = _nice_limit(span)
         self.t0 = float(self.times[0]) if self.times.size else 0.0
@@ -61,7 +61,6 @@ class SteeringStrip:
             cv2.line(img, (self.margin_l, y), (self.width - self.margin_r, y), GRID, 1)
             cv2.putText(img, f'{deg:+.0f}' if deg else '0', (4, y + 4), FONT, 0.4, TEXT, 1,
                         cv2.LINE_AA)
-        cv2.putText(img, 'deg', (4, self.height - 3), FONT, 0.35, TEXT, 1, cv2.LINE_AA)
         if self.degrees.size:
             pts = np.stack([self.x_of(self.times), self.y_of(self.degrees)], axis=1)
             pts = np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)  # 2 fractional bits
@@ -75,9 +74,12 @@ class SteeringStrip:
         cv2.line(img, (x, 0), (x, self.height - 1), CURSOR, 1)
         if value_rad is not None and math.isfinite(value_rad):
             deg = math.degrees(value_rad)
+            y = int(round(float(self.y_of(max(-self.limit, min(self.limit, deg))))))
+            cv2.circle(img, (x, y), 3, CURSOR, -1, cv2.LINE_AA)
             side = 'left' if deg > 0 else 'right' if deg < 0 else 'straight'
             text = f't {t - self.t0:7.2f} s   steering {deg:+6.2f} deg ({side})'
-            cv2.putText(img, text, (self.margin_l + 6, 12), FONT, 0.42, TEXT, 1, cv2.LINE_AA)
+            cv2.putText(img, text, (self.margin_l + 6, self.height - 3), FONT, 0.42, TEXT, 1,
+                        cv2.LINE_AA)
         return img
 
 

@@ -352,6 +352,11 @@ class _Run:
             self.writer.close(complete=ok and self.complete)
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
+        opts = self.opts
+        if name in (opts.steering_topic, opts.mask_topic, opts.overlay_topic):
+            LOG.warning('not copying %s from the input: this run writes its own', name)
+            self.skipped.add(name)
+            return
         try:
             self.writer.add_topic(name, info.ros_type, msgdef=info.msgdef, rihs01=info.rihs01)
         except BagError as exc:
