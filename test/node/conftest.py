@@ -1,5 +1,8 @@
-"""Fixtures for the node tests: DDS on loopback with a unique domain per test, a model file and
-an in-process node with a camera and an output listener on a second participant."""
+"""Fixtures for the node tests.
+
+DDS on loopback with a unique domain per test, a model file, and an in-process node with a
+camera and an output listener on a second participant.
+"""
 from __future__ import annotations
 
 import itertools
@@ -51,7 +54,7 @@ def pipeline(model_path: str) -> Any:
 
 @pytest.fixture
 def make_node(domain: int, pipeline: Any) -> Iterator[Callable[..., Any]]:
-    """Factory: ``make_node(**params)`` starts a VbpNode on its own DDS participant."""
+    """Start VbpNodes, each on its own DDS participant, from parameter values."""
     from vbp_ros.node.logic import VbpNode
     from vbp_ros.node.params import NodeParams
     from vbp_ros.transport.dds import DdsTransport

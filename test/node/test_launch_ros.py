@@ -13,11 +13,11 @@ launch_testing = pytest.importorskip('launch_testing')
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('sensor_msgs')
 
-import launch  # noqa: E402
+import launch  # noqa: E402, I100
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
-from launch_ros.substitutions import FindPackageShare  # noqa: E402
 from launch.substitutions import PathJoinSubstitution  # noqa: E402
+from launch_ros.substitutions import FindPackageShare  # noqa: E402
 import launch_testing.actions  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -13,7 +12,6 @@ from vbp_ros.node.camera import CameraPublisher, compressed_message, image_messa
 from vbp_ros.node.listener import OutputListener
 from vbp_ros.node.sources import PatternSource
 from vbp_ros.transport.qos import image_qos
-
 
 
 def wait_until(cond: Any, timeout: float = 10.0) -> bool:

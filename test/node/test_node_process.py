@@ -1,13 +1,16 @@
-"""`vbp-ros node` as its own process: the wire between processes, discovery info, recording,
-and a flood of frames at several times the processing rate."""
+"""`vbp-ros node` as its own process.
+
+The wire between processes, recording, and a flood of frames at several times the processing
+rate.
+"""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np

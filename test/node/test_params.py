@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vbp_ros.node.main import add_node_arguments
 from vbp_ros.node.mailbox import Mailbox
+from vbp_ros.node.main import add_node_arguments
 from vbp_ros.node.model import build_pipeline, preprocess_overrides
 from vbp_ros.node.params import defaults, NODE_NAME, NodeParams, PARAMETERS
 from vbp_ros.node.stats import NodeStats

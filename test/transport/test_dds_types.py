@@ -5,15 +5,16 @@ import pytest
 
 pytest.importorskip('cyclonedds')
 
-from rosbags.typesys import get_typestore, get_types_from_msg, Stores  # noqa: E402
+from rosbags.typesys import get_types_from_msg, get_typestore, Stores  # noqa: E402
 
 from vbp_ros import msgs  # noqa: E402
 from vbp_ros.transport import dds_types as d  # noqa: E402
 from vbp_ros.transport.types import resolve, TYPE_HASHES  # noqa: E402
 
 ACKERMANN = {
-    'ackermann_msgs/msg/AckermannDrive': 'float32 steering_angle\nfloat32 steering_angle_velocity\n'
-                                         'float32 speed\nfloat32 acceleration\nfloat32 jerk\n',
+    'ackermann_msgs/msg/AckermannDrive': (
+        'float32 steering_angle\nfloat32 steering_angle_velocity\nfloat32 speed\n'
+        'float32 acceleration\nfloat32 jerk\n'),
     'ackermann_msgs/msg/AckermannDriveStamped': 'std_msgs/Header header\nAckermannDrive drive\n',
 }
 

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip('cyclonedds')
 
-from cyclonedds.core import Policy  # noqa: E402
+from cyclonedds.core import Policy  # noqa: E402, I100
 from cyclonedds.domain import DomainParticipant  # noqa: E402
 from cyclonedds.qos import Qos  # noqa: E402
 from cyclonedds.sub import DataReader  # noqa: E402

@@ -19,7 +19,7 @@ LOG = logging.getLogger('vbp_ros.camera')
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Camera options."""
     parser.add_argument('--source', default='synthetic',
-                        help="'synthetic' (road world), 'pattern', a video file or an image folder")
+                        help="'synthetic' (road world), 'pattern', a video or an image folder")
     parser.add_argument('--topic', default='/camera/image_raw', help='Image topic')
     parser.add_argument('--width', type=int, default=640, help='frame width')
     parser.add_argument('--height', type=int, default=480, help='frame height')

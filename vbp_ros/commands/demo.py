@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo (or the benchmark)."""
     if args.bench:
         from vbp_ros.node.bench_latency import main as bench_main
-        return bench_main(['--device', args.device] + (['--model', args.model] if args.model
-                                                        else []))
+        model = ['--model', args.model] if args.model else []
+        return bench_main(['--device', args.device, *model])
     from vbp_ros.node.demo import run_demo
     s = run_demo(args.duration, args.width, args.height, args.rate, args.source, args.out,
                  args.pngs, args.device, args.model, args.domain_id, report=_line)

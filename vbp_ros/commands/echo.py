@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from vbp_ros.node.listener import OUTPUTS, OutputListener, Received
+from vbp_ros.node.listener import OutputListener, OUTPUTS, Received
 from vbp_ros.node.main import add_middleware_arguments, make_transport
 
 LOG = logging.getLogger('vbp_ros.echo')
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        OutputListener(transport, args.node, kinds, args.reliability, keep=1,
-                                  callback=show)
+        OutputListener(transport, args.node, kinds, args.reliability, keep=1, callback=show)
         if args.duration:
             timer = threading.Timer(args.duration, stop.set)
             timer.daemon = True

@@ -17,14 +17,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict, dataclass
 import itertools
 import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 

@@ -1,8 +1,8 @@
 """Publish frames as sensor_msgs/Image or CompressedImage at a fixed rate, on any transport."""
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
+import threading
 import time
 from typing import Any, Iterator
 

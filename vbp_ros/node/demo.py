@@ -6,12 +6,12 @@ to write overlay PNGs, so the node never pays for overlays here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import logging
+from pathlib import Path
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import cv2
 import numpy as np

@@ -1,4 +1,4 @@
-"""The node's ``/diagnostics`` message: rates, drops, malformed input, per-stage latency, device."""
+"""The node's ``/diagnostics`` message: rates, drops, bad input, per-stage latency, device."""
 from __future__ import annotations
 
 import math

@@ -1,12 +1,12 @@
 """Subscribe to the node's outputs and keep what arrives (for echo, the demo, tests, benchmark)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from vbp_ros.msgs import AckermannDriveStamped, DiagnosticArray, deserialize, Image
+from vbp_ros.msgs import AckermannDriveStamped, deserialize, DiagnosticArray, Image
 from vbp_ros.transport.qos import DEFAULT, image_qos, QosProfile, Reliability
 
 #: output kind -> (topic relative to the node, message class)

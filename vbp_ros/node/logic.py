@@ -28,13 +28,13 @@ from typing import Any, Callable, TYPE_CHECKING
 import numpy as np
 
 from vbp_ros.errors import VbpError
-from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, DiagnosticArray, \
-    Image, MsgError, deserialize, serialize
+from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, deserialize, \
+    DiagnosticArray, Image, MsgError, serialize
 from vbp_ros.node.diagnostics import build_diagnostics
 from vbp_ros.node.mailbox import Mailbox
 from vbp_ros.node.params import NodeParams, PARAMETERS
 from vbp_ros.node.stats import NodeStats
-from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, image_qos
+from vbp_ros.transport.qos import DEFAULT, image_qos, QosProfile, Reliability
 
 if TYPE_CHECKING:
     from vbp_ros.transport.base import Transport

@@ -28,7 +28,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('camera_topic', '/camera/image_raw',
               'input topic; sensor_msgs/Image, or with input_type=compressed '
               'sensor_msgs/CompressedImage on <camera_topic>/compressed'),
-    ParamSpec('input_type', 'raw', 'raw: sensor_msgs/Image; compressed: CompressedImage (jpeg/png)',
+    ParamSpec('input_type', 'raw',
+              'raw: sensor_msgs/Image; compressed: CompressedImage (jpeg/png)',
               choices=('raw', 'compressed')),
     ParamSpec('model_path', '', 'steering model file (.safetensors); empty: the bundled model'),
     ParamSpec('device', 'auto', 'torch device for the model', choices=('auto', 'cpu', 'cuda')),
@@ -117,5 +118,5 @@ class NodeParams:
 
 
 def defaults() -> dict[str, Any]:
-    """name -> default of every parameter."""
+    """Map every parameter name to its default."""
     return {p.name: p.default for p in PARAMETERS}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from pathlib import Path
+import threading
 from typing import Iterator, Protocol
 
 import cv2

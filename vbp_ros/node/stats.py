@@ -1,14 +1,14 @@
 """Counters and latency windows of the running node, read by diagnostics and the demo."""
 from __future__ import annotations
 
-import threading
 from collections import deque
+import threading
 
 import numpy as np
 
 #: Stages timed per processed frame, in order (seconds).
-STAGES = ('wait', 'decode', 'preprocess', 'forward_vbp', 'postprocess', 'publish', 'overlay', 'steering',
-          'total')
+STAGES = ('wait', 'decode', 'preprocess', 'forward_vbp', 'postprocess', 'publish', 'overlay',
+          'steering', 'total')
 
 
 class RateWindow:

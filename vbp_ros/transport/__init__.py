@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
-import importlib
 from enum import Enum
+import importlib
 from typing import Any
 
 from vbp_ros.transport.base import Publisher, Subscription, Transport
@@ -46,7 +46,7 @@ _MODULES: dict[Middleware, tuple[str, str]] = {
 
 
 def default_middleware() -> Middleware:
-    """rclpy when it can be imported, otherwise Cyclone DDS.
+    """Pick rclpy when it can be imported, otherwise Cyclone DDS.
 
     Raises:
         TransportError: neither is installed.

@@ -206,7 +206,7 @@ class DdsTransport:
 
     @property
     def participant(self) -> DomainParticipant:
-        """The DDS participant (e.g. for discovery tools)."""
+        """The underlying DDS participant, e.g. for discovery tools."""
         return self._participant
 
     @property
@@ -248,7 +248,7 @@ class DdsTransport:
 
     def create_subscription(self, topic: str, msg_type: Any, qos: QosProfile,
                             callback: RawCallback) -> DdsSubscription:
-        """Create a reader; ``callback(cdr_bytes)`` runs on the dispatch thread."""
+        """Create a reader whose callback gets CDR bytes on the dispatch thread."""
         mt = resolve(msg_type)
         full = self.resolve_topic(topic)
         reader = DataReader(self._participant, self._topic(full, mt.ros_type),

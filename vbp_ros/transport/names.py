@@ -51,6 +51,6 @@ def dds_topic_name(ros_topic: str) -> str:
 
 
 def dds_type_name(ros_type: str) -> str:
-    """DDS type name of a ROS type: ``sensor_msgs/msg/Image`` -> ``sensor_msgs::msg::dds_::Image_``."""
+    """DDS type name of a ROS type, e.g. ``sensor_msgs::msg::dds_::Image_``."""
     pkg, kind, name = ros_type.split('/')
     return f'{pkg}::{kind}::dds_::{name}_'

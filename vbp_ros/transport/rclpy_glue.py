@@ -11,8 +11,8 @@ import logging
 import threading
 from typing import Any, Sequence
 
-import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -41,7 +41,7 @@ def to_rclpy_qos(qos: QosProfile) -> QoSProfile:
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    """ParameterDescriptor with description, constraints and numeric range of a spec."""
+    """Build the ParameterDescriptor (description, constraints, range) of a spec."""
     desc = ParameterDescriptor(description=spec.description,
                                additional_constraints=spec.constraints())
     if spec.range and spec.type is float:
@@ -146,7 +146,7 @@ class RclpyTransport:
 
     @property
     def logger(self) -> RosLogger:
-        """The node's logger (rcutils)."""
+        """The rcutils logger of the node."""
         return self._logger
 
     def resolve_topic(self, topic: str) -> str:
@@ -180,7 +180,7 @@ class RclpyTransport:
 
     def create_subscription(self, topic: str, msg_type: Any, qos: QosProfile,
                             callback: RawCallback) -> RclpySubscription:
-        """Raw subscription: ``callback`` gets the serialised message bytes."""
+        """Create a raw subscription; the callback gets the serialised message bytes."""
         mt = resolve(msg_type)
         sub = self.node.create_subscription(get_message(mt.ros_type), topic, callback,
                                             to_rclpy_qos(qos), raw=True)
