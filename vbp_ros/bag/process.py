@@ -195,15 +195,16 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
 
 
 def _get(q: queue.Queue[Any], stage: _Stage) -> Any:
-    """Get, re-raising the producing stage's error if it died."""
+    """Get; :data:`_END` once the producing stage has finished and nothing is left."""
     while True:
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
-            if stage.error is not None:
-                raise stage.error from None
             if not stage.is_alive():
-                return _END
+                try:  # it may have put its last item just before it finished
+                    return q.get_nowait()
+                except queue.Empty:
+                    return _END
 
 
 class _Timer:
@@ -452,14 +453,16 @@ class _Run:
                 done += len(batch.frames)
                 if self.progress is not None:
                     self.progress(len(batch.frames))
+            reader.join()
             if reader.error is not None:
                 raise reader.error
             self.complete = self.reached_end
         finally:
             self.stop.set()
             reader.join()
-            if writer.is_alive():
-                self.to_write.put(_END)
+            while writer.is_alive():
+                if _put_checked(self.to_write, _END, writer, quiet=True):
+                    break
             writer.join()
             if not self.complete and self.writer.final_path is not None:
                 where = self.writer.final_path
@@ -469,12 +472,14 @@ class _Run:
             raise writer.error
 
 
-def _put_checked(q: queue.Queue[Any], item: Any, consumer: _Stage) -> bool:
-    """Put with a timeout; raise the consumer's error if it died."""
+def _put_checked(q: queue.Queue[Any], item: Any, consumer: _Stage, quiet: bool = False) -> bool:
+    """Put with a timeout; unless ``quiet``, raise the consumer's error if it died."""
     try:
         q.put(item, timeout=0.1)
         return True
     except queue.Full:
+        if quiet:
+            return False
         if consumer.error is not None:
             raise consumer.error from None
         if not consumer.is_alive():
