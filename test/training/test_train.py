@@ -1,0 +1,116 @@
+"""Training loop: a short run learns, writes VBP mask snapshots and checkpoints, and resumes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vbp_ros import load_model
+from vbp_ros.training.augment import Augment, shift_gain
+from vbp_ros.training.checkpoint import load_checkpoint
+from vbp_ros.training.dataset import ArrayData, batches, synthetic_data
+from vbp_ros.training.errors import TrainingError
+from vbp_ros.training.train import build_model, export_model, TrainConfig, train
+
+
+@pytest.fixture(scope='module')
+def tiny_data() -> tuple[ArrayData, ArrayData]:
+    data = synthetic_data(120, seed=3)
+    return data.split(0.2, seed=0)
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(epochs=2, batch_size=16, lr=1e-3, snapshot_count=4, progress=False,
+                tensorboard=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_reduces_loss_and_writes_snapshots(tmp_path: Path, tiny_data):
+    tr, va = tiny_data
+    out = tmp_path / 'model.safetensors'
+    res = train(tr, va, out, tmp_path / 'run', _cfg(epochs=3, augment=None),
+                info={'data': 'tiny'})
+    first, last = res.history[0], res.history[-1]
+    assert last['train_rmse'] < first['train_rmse']
+    assert [p.name for p in res.snapshots] == ['vbp_epoch_001.png', 'vbp_epoch_002.png',
+                                               'vbp_epoch_003.png']
+    import cv2
+    grid = cv2.imread(str(res.snapshots[-1]))
+    assert grid is not None and grid.shape[0] > 132 and grid.std() > 10
+    model, spec = load_model(out)
+    assert spec.info['data'] == 'tiny' and spec.info['val_rmse'] == pytest.approx(
+        last['val_rmse'])
+    # the saved model predicts in 1/m: same numbers as the validation metric
+    x = next(batches(va, 64, spec.preprocess))[0]
+    with torch.no_grad():
+        pred = model(x)[:, 0].numpy()
+    rmse = float(np.sqrt(np.mean((pred - va.targets[:len(pred)]) ** 2)))
+    assert rmse == pytest.approx(last['val_rmse'], rel=0.05)
+
+
+def test_resume_continues_where_it_stopped(tmp_path: Path, tiny_data):
+    tr, va = tiny_data
+    full = train(tr, va, tmp_path / 'a.safetensors', tmp_path / 'a', _cfg(epochs=2))
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(metrics):
+        raise Stop  # the run dies right after epoch 1 was checkpointed
+
+    with pytest.raises(Stop):
+        train(tr, va, tmp_path / 'b.safetensors', tmp_path / 'b', _cfg(epochs=2),
+              on_epoch=interrupt)
+    assert not (tmp_path / 'b.safetensors').exists()
+    resumed = train(tr, va, tmp_path / 'b.safetensors', tmp_path / 'b', _cfg(epochs=2),
+                    resume=True)
+    assert [h['epoch'] for h in resumed.history] == [1, 2]
+    assert [p.name for p in resumed.snapshots] == ['vbp_epoch_002.png']
+    a, _ = load_model(tmp_path / 'a.safetensors')
+    b, _ = load_model(tmp_path / 'b.safetensors')
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-5)
+    assert resumed.history[-1]['val_rmse'] == pytest.approx(full.history[-1]['val_rmse'],
+                                                            rel=1e-3)
+
+
+def test_checkpoint_holds_optimizer_state(tmp_path: Path, tiny_data):
+    tr, va = tiny_data
+    train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1))
+    cfg = _cfg()
+    model = build_model(cfg)
+    opt = torch.optim.Adam(model.parameters())
+    meta = load_checkpoint(tmp_path / 'run' / 'checkpoint.safetensors', model, opt)
+    assert meta['epoch'] == 0 and meta['step'] == 6
+    assert len(opt.state) == len(list(model.parameters()))
+    with pytest.raises(TrainingError):
+        load_checkpoint(tmp_path / 'missing.safetensors', model, opt)
+
+
+def test_export_folds_the_output_scale():
+    model = build_model(_cfg()).eval()
+    x = torch.randn(2, 3, 66, 200)
+    with torch.no_grad():
+        assert torch.allclose(export_model(model, 100.0)(x), model(x) / 100.0, atol=1e-6)
+
+
+def test_shift_augmentation_corrects_the_label():
+    img = np.zeros((1, 66, 200, 3), np.uint8)
+    img[0, :, 100] = 255
+    aug = Augment(brightness=0.0, contrast=0.0, shift_px=5, gain=shift_gain())
+    out, tg = aug(img, np.zeros(1, np.float32), np.random.default_rng(1))
+    shift = int(np.argmax(out[0, 30, :, 0])) - 100
+    assert tg[0] == pytest.approx(shift * shift_gain())
+    assert shift_gain() < 0  # content moving right = car yawed left = steer right
+
+
+def test_bad_data_raise():
+    with pytest.raises(TrainingError):
+        ArrayData(np.zeros((2, 66, 200), np.uint8), np.zeros(2))
+    with pytest.raises(TrainingError):
+        ArrayData(np.zeros((2, 66, 200, 3), np.uint8), np.zeros(3))
+    with pytest.raises(TrainingError):
+        ArrayData(np.zeros((1, 66, 200, 3), np.uint8), np.zeros(1)).split(0.5, 0)
