@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 NAME = 'process'
 HELP = 'run the model and VBP over a recorded bag'
@@ -54,6 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='no progress bar')
 
 
+def _terminate_like_ctrl_c() -> None:
+    """Make SIGTERM (``kill``, a closing terminal's session) stop a run as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``vbp-ros process``; 0 when the output bag is complete."""
     from vbp_ros.bag.process import process_bag, ProcessOptions
@@ -78,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             bar = tqdm(total=total, unit='frame', file=sys.stderr, dynamic_ncols=True,
                        disable=None)
 
+    _terminate_like_ctrl_c()
     try:
         report = process_bag(args.in_bag, args.out_bag, opts, model_path=args.model,
                              device=args.device, model_class=args.model_class,
