@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--duration', type=float, default=None, help='seconds to run')
     parser.add_argument('--count', type=int, default=None, help='frames to publish')
     parser.add_argument('--seed', type=int, default=0, help='synthetic world seed')
+    parser.add_argument('--wait-subscriber', type=float, default=0.0, metavar='SECONDS',
+                        help='wait up to this long for a subscriber before publishing')
     add_middleware_arguments(parser, 'synthetic_camera')
 
 
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                  args.encoding, args.rate or 'max', cam.publisher.topic)
         spinner = threading.Thread(target=transport.spin, args=(stop,), daemon=True)
         spinner.start()
+        if args.wait_subscriber > 0 and not cam.wait_for_subscriber(args.wait_subscriber):
+            LOG.warning('no subscriber after %.1f s, publishing anyway', args.wait_subscriber)
         try:
             sent = cam.run(args.duration, args.count, stop)
         except KeyboardInterrupt:

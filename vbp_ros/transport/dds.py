@@ -265,9 +265,10 @@ class DdsTransport:
     # -- ros_discovery_info ------------------------------------------------------------------
 
     def _make_discovery_writer(self) -> DataWriter:
+        from vbp_ros.msgs import discovery_type, type_hash
         return DataWriter(self._participant, self._topic(_DISCOVERY_TOPIC, _DISCOVERY_TYPE),
-                          qos=_dds_qos(DISCOVERY_INFO,
-                                       dds_types_hash(_DISCOVERY_TYPE), writer=True))
+                          qos=_dds_qos(DISCOVERY_INFO, type_hash(discovery_type(self.distro)),
+                                       writer=True))
 
     def _gid(self, guid: bytes) -> list[int]:
         size = 24 if self.distro == 'humble' else 16
@@ -351,7 +352,3 @@ def _delete(entity: Any) -> None:
     if entity is not None:
         entity.__del__()
 
-
-def dds_types_hash(ros_type: str) -> str:
-    """Type hash (Jazzy) of a type the transport knows."""
-    return resolve(ros_type).type_hash

@@ -1,0 +1,91 @@
+"""`vbp-ros camera`, `vbp-ros echo` and the demo, run as users run them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vbp_ros.msgs import deserialize, Image
+from vbp_ros.node.camera import CameraPublisher
+from vbp_ros.node.sources import FolderSource, open_source, PatternSource, VideoSource
+from vbp_ros.transport.qos import SENSOR_DATA
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vbp_ros(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    return subprocess.Popen([sys.executable, '-m', 'vbp_ros', *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_camera_command_publishes_an_image_folder(domain: int, peer, tmp_path: Path) -> None:
+    for k in range(3):
+        img = np.full((30, 40, 3), 60 * k, np.uint8)
+        cv2.imwrite(str(tmp_path / f'{k}.png'), img)
+    got: list[Any] = []
+    peer.create_subscription('/cam/image', Image, SENSOR_DATA, got.append)
+    proc = vbp_ros('camera', '--middleware', 'cyclonedds', '--domain-id', str(domain),
+                   '--source', str(tmp_path), '--width', '40', '--height', '30', '--count', '6',
+                   '--rate', '20', '--encoding', 'bgr8', '--topic', '/cam/image',
+                   '--wait-subscriber', '30')
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    time.sleep(0.2)
+    msgs = [deserialize(g, Image) for g in got]
+    assert len(msgs) == 6
+    assert {(m.width, m.height, m.encoding) for m in msgs} == {(40, 30, 'bgr8')}
+    assert [bytes(m.data)[0] for m in msgs] == [0, 60, 120, 0, 60, 120]
+
+
+def test_echo_command_prints_outputs(make_node, peer) -> None:
+    node = make_node()
+    proc = vbp_ros('echo', '--middleware', 'cyclonedds', '--outputs', 'steering,mask',
+                   '--count', '4', '--duration', '60')
+    cam = CameraPublisher(peer, PatternSource(64, 48).frames(), rate=10)
+    deadline = time.monotonic() + 60
+    while node.mask_pub.subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cam.wait_for_subscriber()
+    cam.run(count=4)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    lines = [line for line in out.splitlines() if line.startswith(('steering', 'mask'))]
+    assert len(lines) == 4, out
+    assert any(line.startswith('mask') and '64x48 mono8' in line for line in lines), out
+    assert any(line.startswith('steering') and 'angle=' in line for line in lines), out
+
+
+def test_sources(tmp_path: Path) -> None:
+    assert type(open_source('pattern', 32, 24)).__name__ == 'PatternSource'
+    frames = PatternSource(32, 24).frames()
+    first, second = next(frames), next(frames)
+    assert first.shape == (24, 32, 3) and not np.array_equal(first, second)
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10, (40, 30))
+    for k in range(3):
+        writer.write(np.full((30, 40, 3), 80 * k, np.uint8))
+    writer.release()
+    clip = VideoSource(video, 20, 16).frames()
+    assert [next(clip).shape for _ in range(5)] == [(16, 20, 3)] * 5      # loops
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    assert next(FolderSource(tmp_path).frames()).shape == (8, 8, 3)
+
+
+def test_demo_runs_and_writes_pngs(domain: int, model_path: str, tmp_path: Path) -> None:
+    from vbp_ros.node.demo import run_demo
+    lines: list[str] = []
+    summary = run_demo(duration=2.0, width=320, height=240, rate=15, source='pattern',
+                       out_dir=tmp_path, pngs=1, device='cpu', model_path=model_path,
+                       domain_id=domain, report=lines.append)
+    assert summary.processed >= 15 and summary.processed + summary.dropped == summary.received
+    assert len(lines) >= 2 and 'steering' in lines[0]
+    assert [p.name for p in summary.pngs] == ['overlay_00.png']
+    assert cv2.imread(str(summary.pngs[0])).shape == (240, 320, 3)
+    assert summary.node_ms[0] > 0 and summary.e2e_ms[0] > 0
