@@ -351,4 +351,3 @@ def _delete(entity: Any) -> None:
     """Delete a DDS entity now instead of whenever the garbage collector gets to it."""
     if entity is not None:
         entity.__del__()
-
