@@ -1,6 +1,7 @@
 """`vbp-ros process`: outputs read back with rosbags and compared with frame-by-frame results."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def assert_matches_frame_by_frame(got: dict[str, list[tuple[int, Any]]], ref: li
     for i, ((s_stamp, steer), (m_stamp, mask), r) in enumerate(zip(got[STEER], got[MASK], ref)):
         assert s_stamp == m_stamp == stamp_of(i)                   # original bag time
         assert steer.header == mask.header == header_of(i)         # original header
-        assert steer.drive.steering_angle == pytest.approx(r.steering_angle, rel=1e-4, abs=1e-6)
+        want = max(-0.7, min(0.7, math.atan(2.7 * r.curvature)))  # the node's defaults
+        assert steer.drive.steering_angle == pytest.approx(want, rel=1e-4, abs=1e-6)
         assert (mask.encoding, mask.height, mask.width) == ('mono8', *r.mask.shape)
         arr = np.frombuffer(mask.data, np.uint8).reshape(r.mask.shape)
         assert np.abs(arr.astype(int) - r.mask.astype(int)).max() <= 1
@@ -265,3 +267,18 @@ def test_reprocessing_a_processed_bag_replaces_old_outputs(make_camera_bag: Any,
                       pipeline=pipeline)
     assert rep.camera_topic == '/cam/image'
     assert rep.messages == {'/cam/image': 3, STEER: 3, MASK: 3}
+
+
+def test_steering_parameters_as_the_node(make_camera_bag: Any, pipeline: Any,
+                                         tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=3)
+    opts = ProcessOptions(wheelbase=1.5, steering_scale=-2.0, steering_offset=0.1,
+                          max_steering_angle=0.3, speed=4.0)
+    process_bag(in_bag, tmp_path / 'out', opts, pipeline=pipeline)
+    ref = reference(pipeline, in_bag, '/cam/image')
+    for (_, got), r in zip(read_back(tmp_path / 'out')[STEER], ref):
+        want = max(-0.3, min(0.3, -2.0 * math.atan(1.5 * r.curvature) + 0.1))
+        assert got.drive.steering_angle == pytest.approx(want, rel=1e-4, abs=1e-6)
+        assert got.drive.speed == pytest.approx(4.0)
+    with pytest.raises(ValueError, match='wheelbase'):
+        ProcessOptions(wheelbase=0.0)

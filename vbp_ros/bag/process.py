@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import itertools
 import logging
+import math
 import os
 from pathlib import Path
 import queue
@@ -60,6 +61,10 @@ class ProcessOptions:
         batch_size: frames per model call.
         limit: process at most this many frames.
         storage: output storage, 'mcap' or 'sqlite3'.
+        wheelbase, steering_scale, steering_offset, max_steering_angle, speed: the node's
+            parameters of the same names: steering_angle = clip(steering_scale *
+            atan(wheelbase * curvature) + steering_offset, +-max_steering_angle), so a bag
+            processed offline matches what the node publishes live.
     """
 
     camera_topic: str | None = None
@@ -75,6 +80,16 @@ class ProcessOptions:
     batch_size: int = 32
     limit: int | None = None
     storage: str = 'mcap'
+    wheelbase: float = 2.7
+    steering_scale: float = 1.0
+    steering_offset: float = 0.0
+    max_steering_angle: float = 0.7
+    speed: float = 0.0
+
+    def steering_angle(self, curvature: float) -> float:
+        """The published steering angle (rad) for a curvature (1/m), as the node computes it."""
+        angle = self.steering_scale * math.atan(self.wheelbase * curvature) + self.steering_offset
+        return max(-self.max_steering_angle, min(self.max_steering_angle, angle))
 
     def __post_init__(self) -> None:
         """Check values early.
@@ -89,6 +104,10 @@ class ProcessOptions:
             raise ValueError(f'batch_size {self.batch_size} must be at least 1')
         if self.limit is not None and self.limit < 0:
             raise ValueError(f'limit {self.limit} must not be negative')
+        if self.wheelbase <= 0 or self.max_steering_angle < 0:
+            msg = (f'wheelbase ({self.wheelbase}) must be > 0 and max_steering_angle '
+                   f'({self.max_steering_angle}) >= 0')
+            raise ValueError(msg)
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f'jpeg_quality {self.jpeg_quality} is not in 1..100')
 
@@ -376,7 +395,8 @@ class _Run:
                                                                  fr[0].header), with_mask)
         for frame, res in pairs:
             header = frame.header
-            drive = msgs.AckermannDrive(steering_angle=float(res.steering_angle))
+            drive = msgs.AckermannDrive(steering_angle=opts.steering_angle(float(res.curvature)),
+                                        speed=opts.speed)
             out.append((opts.steering_topic, ACKERMANN,
                         msgs.serialize(msgs.AckermannDriveStamped(header=header, drive=drive)),
                         frame.stamp))

@@ -49,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
                         help='output storage (bag version 8: Humble and Jazzy read it)')
     parser.add_argument('--limit', type=int, default=None, help='process at most N frames')
+    steer = parser.add_argument_group(
+        'steering', 'as the node: angle = clip(scale * atan(wheelbase * curvature) + offset, '
+        '+-max)')
+    steer.add_argument('--wheelbase', type=float, default=2.7, help='metres (default 2.7)')
+    steer.add_argument('--steering-scale', type=float, default=1.0)
+    steer.add_argument('--steering-offset', type=float, default=0.0, help='radians')
+    steer.add_argument('--max-steering-angle', type=float, default=0.7, help='radians')
+    steer.add_argument('--speed', type=float, default=0.0, help='AckermannDrive.speed (m/s)')
     parser.add_argument('--steering-topic', default='/vbp/steering')
     parser.add_argument('--mask-topic', default='/vbp/mask')
     parser.add_argument('--overlay-topic', default='/vbp/overlay')
@@ -77,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
             mask_topic=args.mask_topic, overlay_topic=args.overlay_topic, masks=args.masks,
             overlay=args.overlay, overlay_format=args.overlay_format,
             jpeg_quality=args.jpeg_quality, copy_input=args.copy_input,
-            batch_size=args.batch_size, limit=args.limit, storage=args.storage)
+            batch_size=args.batch_size, limit=args.limit, storage=args.storage,
+            wheelbase=args.wheelbase, steering_scale=args.steering_scale,
+            steering_offset=args.steering_offset, max_steering_angle=args.max_steering_angle,
+            speed=args.speed)
     except ValueError as exc:
         LOG.error('%s', exc)
         return 2
