@@ -87,7 +87,7 @@ class ProcessOptions:
     speed: float = 0.0
 
     def steering_angle(self, curvature: float) -> float:
-        """The published steering angle (rad) for a curvature (1/m), as the node computes it."""
+        """Compute the published steering angle (rad) of a curvature (1/m) as the node does."""
         angle = self.steering_scale * math.atan(self.wheelbase * curvature) + self.steering_offset
         return max(-self.max_steering_angle, min(self.max_steering_angle, angle))
 
