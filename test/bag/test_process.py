@@ -132,6 +132,12 @@ def test_copy_input_keeps_every_topic_untouched(make_camera_bag: Any, pipeline: 
     assert sorted(after) == sorted(before)
 
 
+def test_steering_only(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=3)
+    rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(masks=False), pipeline=pipeline)
+    assert rep.messages == {STEER: 3}
+
+
 def test_limit(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
     in_bag, _ = make_camera_bag(n=6)
     rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(limit=4, batch_size=3),

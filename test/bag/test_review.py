@@ -116,7 +116,9 @@ def test_cursor_moves_along_the_strip(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize('layout,source', [({'overlay': False, 'camera': True}, 'camera+mask'),
-                                           ({'overlay': False}, 'mask')])
+                                           ({'overlay': False}, 'mask'),
+                                           ({'overlay': False, 'mask': False, 'camera': True},
+                                            'camera')])
 def test_frames_without_an_overlay_topic(tmp_path: Path, layout: dict[str, bool],
                                          source: str) -> None:
     _write_drive(tmp_path / 'drive', **layout)
@@ -140,7 +142,8 @@ def test_missing_topics_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(BagError, match=r'no steering topic /vbp/steering.*/vbp/mask'):
         review_bag(tmp_path / 'a', tmp_path / 'ra')
     _write_drive(tmp_path / 'b', overlay=False, mask=False)
-    with pytest.raises(BagError, match=r'no overlay \(/vbp/overlay\) or mask'):
+    with pytest.raises(BagError, match=r'no overlay \(/vbp/overlay\), mask \(/vbp/mask\) or '
+                                       r'camera'):
         review_bag(tmp_path / 'b', tmp_path / 'rb')
     assert not (tmp_path / 'ra' / 'review.mp4').exists()
 

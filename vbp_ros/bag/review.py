@@ -88,7 +88,7 @@ class ReviewReport:
         html: the page.
         video: the MP4 (None when not made).
         frames: video frames written.
-        source: where frames came from: 'overlay', 'camera+mask' or 'mask'.
+        source: where frames came from: 'overlay', 'camera+mask', 'mask' or 'camera'.
         steering: highlights by steering change.
         mask: highlights by mask change.
     """
@@ -149,7 +149,7 @@ class _Review:
         return name if info is not None and info.ros_type in types else None
 
     def source(self) -> tuple[str, list[str]]:
-        """('overlay'|'camera+mask'|'mask', topics to read for frames)."""
+        """Return ('overlay'|'camera+mask'|'mask'|'camera', the topics to read frames from)."""
         listing = ', '.join(f'{t} [{i.ros_type}]' for t, i in self.topics.items()) or 'none'
         o = self.opts
         if self._topic(o.steering_topic, (ACKERMANN,)) is None:
@@ -170,7 +170,9 @@ class _Review:
             return 'camera+mask', [camera, mask]
         if mask:
             return 'mask', [mask]
-        msg = (f'no overlay ({o.overlay_topic}) or mask ({o.mask_topic}) topic in '
+        if camera:
+            return 'camera', [camera]
+        msg = (f'no overlay ({o.overlay_topic}), mask ({o.mask_topic}) or camera topic in '
                f'{self.reader.path}; it has: {listing}')
         raise BagError(msg)
 
@@ -239,7 +241,7 @@ class _Review:
             except (msgs.MsgError, EncodingError, ValueError) as exc:
                 raise BagError(f'unreadable frame on {topic} at bag time {t}: {exc}') from None
             stamp = _stamp(header)
-            if source == 'overlay':
+            if source in ('overlay', 'camera'):
                 yield t, stamp, (cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR) if arr.ndim == 2
                                  else cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
             elif source == 'mask':
