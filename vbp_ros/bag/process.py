@@ -346,6 +346,7 @@ class _Run:
                 if not _put(self.to_infer, _Batch(frames, copies), self.stop):
                     return
                 frames, copies = [], []
+                t0 = time.perf_counter()  # waiting for the model is not reading
         if frames or copies:
             _put(self.to_infer, _Batch(frames, copies), self.stop)
         self.reached_end = True
