@@ -136,11 +136,13 @@ def _stamp(header: Any) -> int:
 
 class _Review:
     def __init__(self, reader: BagReader, out_dir: Path, opts: ReviewOptions,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None,
+                 on_start: Callable[[int], None] | None = None) -> None:
         from vbp_ros import msgs
 
         self.msgs = msgs
         self.reader, self.out_dir, self.opts, self.progress = reader, out_dir, opts, progress
+        self.on_start = on_start
         self.topics: dict[str, TopicInfo] = reader.topics
 
     # -- what the bag offers ----------------------------------------------------------------
@@ -259,6 +261,8 @@ class _Review:
     def run(self) -> ReviewReport:
         o = self.opts
         source, frame_topics = self.source()
+        if self.on_start is not None:
+            self.on_start(self.topics[frame_topics[-1]].count)
         series, m_stamps, m_change = self.read_series()
         if series.angle.size == 0:
             raise BagError(f'{o.steering_topic} in {self.reader.path} has no messages')
@@ -356,7 +360,8 @@ class _Review:
 
 def review_bag(bag: str | Path, out_dir: str | Path | None = None,
                options: ReviewOptions | None = None,
-               progress: Callable[[int], None] | None = None) -> ReviewReport:
+               progress: Callable[[int], None] | None = None,
+               on_start: Callable[[int], None] | None = None) -> ReviewReport:
     """Make ``review.mp4``, ``index.html``, ``steering.png`` and ``frames/`` for a drive.
 
     Args:
@@ -365,6 +370,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
             of an earlier review in it are replaced.
         options: topics and sizes; defaults when None.
         progress: called with 1 per video frame.
+        on_start: called once with the number of frames expected.
 
     Returns:
         A :class:`ReviewReport`.
@@ -381,7 +387,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
         out.mkdir(parents=True, exist_ok=True)
         if (out / 'frames').is_dir():
             shutil.rmtree(out / 'frames')
-        return _Review(reader, out, opts, progress).run()
+        return _Review(reader, out, opts, progress, on_start).run()
 
 
 def _video_size(width: int, height: int, want: int | None) -> tuple[int, int]:

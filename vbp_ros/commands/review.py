@@ -53,12 +53,18 @@ def run(args: argparse.Namespace) -> int:
         LOG.error('%s', exc)
         return 2
     bar = None
-    if args.progress:
-        from tqdm import tqdm
-        bar = tqdm(unit='frame', file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def on_start(total: int) -> None:
+        nonlocal bar
+        if args.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit='frame', file=sys.stderr, dynamic_ncols=True,
+                       disable=None)
+
     try:
         report = review_bag(args.bag, args.out, opts,
-                            progress=bar.update if bar is not None else None)
+                            progress=lambda n: bar.update(n) if bar is not None else None,
+                            on_start=on_start)
     finally:
         if bar is not None:
             bar.close()
