@@ -30,7 +30,7 @@ def image_message(rgb: np.ndarray, encoding: str, header: Header) -> Image:
     height, width = pix.shape[:2]
     step = width * (1 if pix.ndim == 2 else pix.shape[2])
     return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
-                 step=step, data=np.ascontiguousarray(pix))
+                 step=step, data=np.ascontiguousarray(pix).reshape(-1).data)
 
 
 def compressed_message(rgb: np.ndarray, fmt: str, header: Header, quality: int = 90

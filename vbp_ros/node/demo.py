@@ -136,7 +136,7 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                 f'{steer[-1].msg.drive.steering_angle if steer else float("nan"):+.4f} rad  '
                 f'node p50 {p50:5.2f} ms  camera->mask p50 {e2e:5.2f} ms')
             last_counts = counts
-            while png_times and elapsed >= png_times[0] and masks:
+            while out is not None and png_times and elapsed >= png_times[0] and masks:
                 png_times.pop(0)
                 item = masks[-1]
                 rgb = cam.history.get(item.stamp_ns)
@@ -153,8 +153,10 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
         summary.sent = cam.sent
         summary.received, summary.processed = counts['received'], counts['processed']
         summary.dropped, summary.malformed = counts['dropped'], counts['malformed']
-        summary.node_ms = tuple(x * 1e3 for x in node.stats.percentiles('total'))
-        summary.steering_ms = tuple(x * 1e3 for x in node.stats.percentiles('steering'))
+        total = node.stats.percentiles('total')
+        steering = node.stats.percentiles('steering')
+        summary.node_ms = (total[0] * 1e3, total[1] * 1e3)
+        summary.steering_ms = (steering[0] * 1e3, steering[1] * 1e3)
         summary.e2e_ms = _pct([r.latency_s * 1e3 for r in listener.snapshot('mask')])
         steer = listener.snapshot('steering')
         if steer:

@@ -183,9 +183,11 @@ class VbpNode:
     def decode(self, data: Any) -> tuple[Any, np.ndarray]:
         """CDR bytes -> (message, HxWx3 RGB uint8)."""
         from vbp_ros.encodings import decode_compressed, decode_image
-        msg = deserialize(data, self.input_cls)
-        rgb = decode_compressed(msg) if self.input_cls is CompressedImage else decode_image(msg)
-        return msg, rgb
+        if self.input_cls is CompressedImage:
+            packed = deserialize(data, CompressedImage)
+            return packed, decode_compressed(packed)
+        msg = deserialize(data, Image)
+        return msg, decode_image(msg)
 
     def process(self, data: Any, t_recv: float | None = None) -> bool:
         """Process one serialised frame and publish the results.
@@ -222,7 +224,8 @@ class VbpNode:
         if want_mask and mask is not None:
             height, width = mask.shape[:2]
             mask_msg = Image(header=header, height=height, width=width, encoding='mono8',
-                             is_bigendian=0, step=width, data=np.ascontiguousarray(mask))
+                             is_bigendian=0, step=width,
+                             data=np.ascontiguousarray(mask).reshape(-1).data)
             self._publish(self.mask_pub, Image, serialize(mask_msg))
             published_mask = True
         t4 = time.perf_counter()
@@ -232,7 +235,8 @@ class VbpNode:
             bgr = overlay(rgb, mask, alpha=p.overlay_alpha, colormap=p.colormap)
             height, width = bgr.shape[:2]
             over_msg = Image(header=header, height=height, width=width, encoding='bgr8',
-                             is_bigendian=0, step=width * 3, data=np.ascontiguousarray(bgr))
+                             is_bigendian=0, step=width * 3,
+                             data=np.ascontiguousarray(bgr).reshape(-1).data)
             self._publish(self.overlay_pub, Image, serialize(over_msg))
             published_overlay = True
         t5 = time.perf_counter()

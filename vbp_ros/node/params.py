@@ -16,7 +16,7 @@ offset and clips.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vbp_ros.transport.parameters import ParamSpec
@@ -79,11 +79,11 @@ class NodeParams:
     input_type: str = 'raw'
     model_path: str = ''
     device: str = 'auto'
-    crop: list = None  # type: ignore[assignment]
-    input_size: list = None  # type: ignore[assignment]
+    crop: list[float] = field(default_factory=list)
+    input_size: list[int] = field(default_factory=list)
     colour_space: str = 'model'
-    mean: list = None  # type: ignore[assignment]
-    std: list = None  # type: ignore[assignment]
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
     wheelbase: float = 2.7
     steering_scale: float = 1.0
     steering_offset: float = 0.0
@@ -97,11 +97,6 @@ class NodeParams:
     colormap: str = 'jet'
     diagnostics_period: float = 1.0
     hardware_id: str = ''
-
-    def __post_init__(self) -> None:
-        for name in ('crop', 'input_size', 'mean', 'std'):
-            if getattr(self, name) is None:
-                setattr(self, name, [])
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> NodeParams:

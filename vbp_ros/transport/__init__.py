@@ -82,7 +82,8 @@ def create_transport(middleware: Middleware | str | None = None, **kwargs: Any) 
     except ImportError as exc:
         msg = f'middleware {chosen.value} is not available: {exc}'
         raise TransportError(msg) from None
-    return getattr(module, class_name)(**kwargs)
+    transport: Transport = getattr(module, class_name)(**kwargs)
+    return transport
 
 
 __all__ = ['create_transport', 'DEFAULT', 'default_middleware', 'Middleware', 'Publisher',
