@@ -35,6 +35,7 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
+from vbp_ros import msgs
 from vbp_ros.transport import dds_types
 from vbp_ros.transport.base import RawCallback
 from vbp_ros.transport.errors import TransportError
@@ -69,15 +70,14 @@ def _dds_qos(qos: QosProfile, type_hash: str, writer: bool) -> Qos:
 def _serialise(msg: Any, msg_type: MsgType) -> Any:
     if isinstance(msg, (bytes, bytearray, memoryview)):
         return msg
-    from vbp_ros.msgs import serialize
-    return serialize(msg)
+    return msgs.serialize(msg)
 
 
 class DdsPublisher:
     """A ROS 2 publisher as a Cyclone DDS writer of CDR bytes."""
 
     def __init__(self, owner: DdsTransport, topic: str, msg_type: MsgType,
-                 writer: DataWriter) -> None:
+                 writer: DataWriter[Any]) -> None:
         self.topic = topic
         self.ros_type = msg_type.ros_type
         self._type = msg_type
@@ -102,13 +102,14 @@ class DdsPublisher:
 
     def subscription_count(self) -> int:
         """Number of matched readers (from the publication-matched status)."""
-        return int(self._writer.get_publication_matched_status().current_count)
+        status = self._writer.get_publication_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
 
 
 class DdsSubscription:
     """A ROS 2 subscription as a Cyclone DDS reader; samples go to the callback as bytes."""
 
-    def __init__(self, topic: str, msg_type: MsgType, reader: DataReader,
+    def __init__(self, topic: str, msg_type: MsgType, reader: DataReader[Any],
                  callback: RawCallback) -> None:
         self.topic = topic
         self.ros_type = msg_type.ros_type
@@ -123,7 +124,8 @@ class DdsSubscription:
 
     def publisher_count(self) -> int:
         """Number of matched writers."""
-        return int(self.reader.get_subscription_matched_status().current_count)
+        status = self.reader.get_subscription_matched_status()  # type: ignore[no-untyped-call]
+        return int(status.current_count)
 
     def take(self, max_samples: int = 32) -> list[bytes]:
         """Take the waiting samples' CDR bytes (invalid samples, i.e. writer gone, skipped)."""
@@ -172,7 +174,7 @@ class DdsTransport:
             msg = f'cannot join DDS domain {domain_id}: {exc}'
             raise TransportError(msg) from None
         self._lock = threading.RLock()
-        self._topics: dict[str, Topic] = {}
+        self._topics: dict[str, Topic[Any]] = {}
         self._publishers: list[DdsPublisher] = []
         self._subscriptions: list[DdsSubscription] = []
         self._closed = threading.Event()
@@ -216,7 +218,7 @@ class DdsTransport:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def _topic(self, ros_topic: str, ros_type: str) -> Topic:
+    def _topic(self, ros_topic: str, ros_type: str) -> Topic[Any]:
         with self._lock:
             topic = self._topics.get(ros_topic)
             if topic is None:
@@ -233,8 +235,14 @@ class DdsTransport:
                 self._topics[ros_topic] = topic
             return topic
 
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            msg = f'node {self.node_name} is closed'
+            raise TransportError(msg)
+
     def create_publisher(self, topic: str, msg_type: Any, qos: QosProfile) -> DdsPublisher:
         """Create a writer for ``topic`` (expanded, remapped) of ``msg_type``."""
+        self._check_open()
         mt = resolve(msg_type)
         full = self.resolve_topic(topic)
         writer = DataWriter(self._participant, self._topic(full, mt.ros_type),
@@ -249,6 +257,7 @@ class DdsTransport:
     def create_subscription(self, topic: str, msg_type: Any, qos: QosProfile,
                             callback: RawCallback) -> DdsSubscription:
         """Create a reader whose callback gets CDR bytes on the dispatch thread."""
+        self._check_open()
         mt = resolve(msg_type)
         full = self.resolve_topic(topic)
         reader = DataReader(self._participant, self._topic(full, mt.ros_type),
@@ -264,33 +273,36 @@ class DdsTransport:
 
     # -- ros_discovery_info ------------------------------------------------------------------
 
-    def _make_discovery_writer(self) -> DataWriter:
-        from vbp_ros.msgs import discovery_type, type_hash
+    def _make_discovery_writer(self) -> DataWriter[Any]:
+        info_type = msgs.discovery_type(self.distro)
         return DataWriter(self._participant, self._topic(_DISCOVERY_TOPIC, _DISCOVERY_TYPE),
-                          qos=_dds_qos(DISCOVERY_INFO, type_hash(discovery_type(self.distro)),
+                          qos=_dds_qos(DISCOVERY_INFO, msgs.type_hash(info_type),
                                        writer=True))
 
-    def _gid(self, guid: bytes) -> list[int]:
-        size = 24 if self.distro == 'humble' else 16
-        return list(guid.ljust(size, b'\0'))
-
     def discovery_info(self) -> Any:
-        """The ``ParticipantEntitiesInfo`` sample this node announces."""
+        """The ``ParticipantEntitiesInfo`` (of this node's distro) that this node announces."""
         humble = self.distro == 'humble'
-        gid_cls = dds_types.GidHumble_ if humble else dds_types.Gid_
-        node_cls = dds_types.NodeEntitiesInfoHumble_ if humble else dds_types.NodeEntitiesInfo_
-        info_cls = (dds_types.ParticipantEntitiesInfoHumble_ if humble
-                    else dds_types.ParticipantEntitiesInfo_)
+        size = 24 if humble else 16
+        gid_cls = msgs.HumbleGid if humble else msgs.Gid
+        node_cls = msgs.HumbleNodeEntitiesInfo if humble else msgs.NodeEntitiesInfo
+        info_cls = msgs.discovery_type(self.distro)
+
+        def gid(guid: bytes) -> Any:
+            return gid_cls(data=guid.ljust(size, b'\0'))
+
         with self._lock:
-            readers = [gid_cls(self._gid(s.gid)) for s in self._subscriptions]
-            writers = [gid_cls(self._gid(p.gid)) for p in self._publishers]
-        node = node_cls(self.namespace, self.node_name, readers, writers)
-        return info_cls(gid_cls(self._gid(self.gid)), [node])
+            readers = [gid(s.gid) for s in self._subscriptions]
+            writers = [gid(p.gid) for p in self._publishers]
+        node = node_cls(node_namespace=self.namespace, node_name=self.node_name,
+                        reader_gid_seq=readers, writer_gid_seq=writers)
+        return info_cls(gid=gid(self.gid), node_entities_info_seq=[node])
 
     def _publish_discovery(self) -> None:
         if self._closed.is_set():
             return
-        self._discovery_writer.write(self.discovery_info())
+        ret = ddspy_write(self._discovery_writer._ref, msgs.serialize(self.discovery_info()))
+        if ret < 0:
+            self._logger.warning('publishing ros_discovery_info failed with code %d', ret)
 
     # -- dispatch ----------------------------------------------------------------------------
 
@@ -344,7 +356,6 @@ class DdsTransport:
             self._topics.clear()
         for entity in entities:
             _delete(entity)
-        self._participant = None
 
 
 def _delete(entity: Any) -> None:

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="assignment, type-arg, valid-type"
 """Cyclone DDS type descriptions of the ROS messages the node moves, for the PyPI ``cyclonedds``.
 
 The node never serialises through these classes on its hot path: samples travel as CDR bytes made
