@@ -198,20 +198,28 @@ def test_unreadable_bag_is_a_clear_error(tmp_path: Path, pipeline: Any) -> None:
         process_bag(tmp_path / 'nope', tmp_path / 'out', pipeline=pipeline)
 
 
+@pytest.mark.parametrize('kind', ['rgb8', 'jpeg'])
 def test_bad_frame_mid_run_keeps_finished_frames_as_incomplete(make_camera_bag: Any,
-                                                               pipeline: Any,
-                                                               tmp_path: Path) -> None:
-    in_bag, frames = make_camera_bag(n=6, name='good')
-    # Same bag, but frame 4 claims an encoding nobody knows.
+                                                               pipeline: Any, tmp_path: Path,
+                                                               kind: str) -> None:
+    _, frames = make_camera_bag(n=6, name='good')
+    # Frame 4 claims an encoding nobody knows, or its JPEG is cut short.
     from vbp_ros.bag.io import BagWriter
-    from vbp_ros.encodings import encode_image
+    from vbp_ros.encodings import encode_compressed, encode_image
     with BagWriter(tmp_path / 'in') as w:
         for i, rgb in enumerate(frames):
-            img = encode_image(rgb, 'rgb8', header_of(i))
-            if i == 4:
-                img.encoding = 'bogus42'
-            w.write('/cam/image', 'sensor_msgs/msg/Image', msgs.serialize(img), stamp_of(i))
-    with pytest.raises(BagError, match=r'frame 4 of /cam/image.*bogus42'):
+            if kind == 'rgb8':
+                img = encode_image(rgb, 'rgb8', header_of(i))
+                if i == 4:
+                    img.encoding = 'bogus42'
+                w.write('/cam/image', 'sensor_msgs/msg/Image', msgs.serialize(img), stamp_of(i))
+            else:
+                jpg = encode_compressed(rgb, header_of(i), fmt='jpeg')
+                if i == 4:
+                    jpg.data = bytes(jpg.data)[:len(jpg.data) // 2]
+                w.write('/cam/image', 'sensor_msgs/msg/CompressedImage', msgs.serialize(jpg),
+                        stamp_of(i))
+    with pytest.raises(BagError, match=r'frame 4 of /cam/image.*(bogus42|JPEG)'):
         process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(batch_size=2),
                     pipeline=pipeline)
     assert not (tmp_path / 'out').exists()

@@ -309,16 +309,14 @@ class _Run:
         self.reached_end = False
         self.skipped: set[str] = set()
         self.pool: ThreadPoolExecutor | None = None
+        self.pool_lock = threading.Lock()
 
     # -- stage 1: read + decode -------------------------------------------------------------
     def _read(self) -> None:
-        from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
-
-        decode = decode_image if self.cls is self.msgs.Image else decode_compressed
         opts = self.opts
         limit = opts.limit
         n_frames = 0
-        frames: list[_Frame] = []
+        pending: list[tuple[int, Any]] = []   # (bag time, deserialised camera message)
         copies: list[tuple[str, str, int, Any]] = []
         t0 = time.perf_counter()
         for topic, stamp, data in self.messages:
@@ -330,26 +328,56 @@ class _Run:
                 copies.append((topic, self.topics[topic].ros_type, stamp, data))
             if topic != self.camera:
                 continue
-            t1 = time.perf_counter()
-            self.timer.add('read', t1 - t0)
             try:
                 msg = self.msgs.deserialize(data, self.cls)
-                rgb = decode(msg)
-            except (self.msgs.MsgError, EncodingError) as exc:
+            except self.msgs.MsgError as exc:
                 text = f'frame {n_frames} of {self.camera} (bag time {stamp}) is unusable: {exc}'
                 raise BagError(text) from None
-            frames.append(_Frame(stamp, msg.header, rgb))
+            pending.append((stamp, msg))
             n_frames += 1
-            t0 = time.perf_counter()
-            self.timer.add('decode', t0 - t1)
-            if len(frames) >= opts.batch_size:
+            if len(pending) >= opts.batch_size:
+                t1 = time.perf_counter()
+                self.timer.add('read', t1 - t0)
+                frames = self._decode(pending, n_frames - len(pending))
+                self.timer.add('decode', time.perf_counter() - t1)
                 if not _put(self.to_infer, _Batch(frames, copies), self.stop):
                     return
-                frames, copies = [], []
+                pending, copies = [], []
                 t0 = time.perf_counter()  # waiting for the model is not reading
-        if frames or copies:
+        if pending or copies:
+            t1 = time.perf_counter()
+            self.timer.add('read', t1 - t0)
+            frames = self._decode(pending, n_frames - len(pending))
+            self.timer.add('decode', time.perf_counter() - t1)
             _put(self.to_infer, _Batch(frames, copies), self.stop)
         self.reached_end = True
+
+    def _decode(self, pending: list[tuple[int, Any]], first: int) -> list[_Frame]:
+        """Decode a batch to RGB; compressed frames in parallel (OpenCV releases the GIL).
+
+        Raises:
+            BagError: naming the first frame that cannot be decoded.
+        """
+        from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
+
+        def one(msg: Any) -> Any:
+            try:
+                if self.cls is self.msgs.Image:
+                    return decode_image(msg)
+                return decode_compressed(msg)
+            except EncodingError as exc:
+                return exc
+
+        if self.cls is self.msgs.Image or len(pending) < 2:
+            rgbs = [one(msg) for _, msg in pending]
+        else:
+            rgbs = list(self._pool().map(one, [msg for _, msg in pending]))
+        for i, ((stamp, _), rgb) in enumerate(zip(pending, rgbs)):
+            if isinstance(rgb, EncodingError):
+                text = (f'frame {first + i} of {self.camera} (bag time {stamp}) is unusable: '
+                        f'{rgb}')
+                raise BagError(text)
+        return [_Frame(stamp, msg.header, rgb) for (stamp, msg), rgb in zip(pending, rgbs)]
 
     # -- stage 3: build, serialise, write ---------------------------------------------------
     def _write(self) -> None:
@@ -367,8 +395,6 @@ class _Run:
                 self._write_batch(item)
             ok = True
         finally:
-            if self.pool is not None:
-                self.pool.shutdown()
             self.writer.set_metadata('vbp_ros.frames', str(self.frames))
             self.writer.close(complete=ok and self.complete)
 
@@ -418,10 +444,11 @@ class _Run:
         self.timer.add('write', time.perf_counter() - t1)
 
     def _pool(self) -> ThreadPoolExecutor:
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)),
-                                           thread_name_prefix='vbp-bag-overlay')
-        return self.pool
+        with self.pool_lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)),
+                                               thread_name_prefix='vbp-bag-codec')
+            return self.pool
 
     def _overlay(self, rgb: np.ndarray, mask: np.ndarray, header: Any) -> tuple[str, bytes]:
         from vbp_ros.core.image import overlay
@@ -485,6 +512,8 @@ class _Run:
                 if _put_checked(self.to_write, _END, writer, quiet=True):
                     break
             writer.join()
+            if self.pool is not None:
+                self.pool.shutdown()
             if not self.complete and self.writer.final_path is not None:
                 where = self.writer.final_path
                 LOG.warning('stopped after %d frames; the frames done so far are in %s '
