@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from vbp_ros.core.image import COLORMAPS
 from vbp_ros.transport.parameters import ParamSpec
 
 NODE_NAME = 'vbp'
@@ -63,8 +64,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               '(or a recorder is attached); always; never',
               choices=('on_demand', 'always', 'never')),
     ParamSpec('overlay_alpha', 0.5, 'heatmap opacity of ~/overlay', range=(0.0, 1.0)),
-    ParamSpec('colormap', 'jet', 'colour map of ~/overlay',
-              choices=('jet', 'turbo', 'inferno', 'viridis', 'hot', 'magma', 'plasma')),
+    ParamSpec('colormap', 'jet', 'colour map of ~/overlay', choices=tuple(COLORMAPS)),
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
               range=(0.1, 60.0)),
     ParamSpec('hardware_id', '', 'DiagnosticStatus.hardware_id; empty: the torch device'),
