@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from vbp_ros.bag.io import BagReader, BagWriter
-from vbp_ros.bag.process import IMAGE, process_bag, ProcessOptions
+from vbp_ros.bag.process import COMPRESSED, IMAGE, process_bag, ProcessOptions
 
 
 def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
@@ -41,19 +41,31 @@ def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
 
 def write_camera_bag(path: Path, frames: int, width: int = 1280, height: int = 720,
                      topic: str = '/camera/image_raw', storage: str = 'mcap',
-                     fps: float = 30.0) -> None:
-    """Write a bag of ``frames`` bgr8 Images at ``fps`` (serialised with the fast path)."""
+                     fps: float = 30.0, encoding: str = 'bgr8') -> None:
+    """Write a bag of ``frames`` camera images at ``fps``.
+
+    ``encoding`` 'bgr8' or 'rgb8' gives sensor_msgs/Image, 'jpeg' CompressedImage (quality 90,
+    with sensor-like noise so the files are as large as a real camera's).
+    """
     from vbp_ros import msgs
+    from vbp_ros.encodings import encode_compressed
 
     base = 1_700_000_000_000_000_000
+    noise = np.random.default_rng(0).integers(-12, 13, (height, width, 3)).astype(np.int16)
     with BagWriter(path, storage=storage) as w:
         for i in range(frames):
             t = base + int(i * 1e9 / fps)
             header = msgs.Header(stamp=msgs.Time(sec=t // 10**9, nanosec=t % 10**9),
                                  frame_id='camera')
             bgr = synthetic_frame(i, width, height)
-            img = msgs.Image(header=header, height=height, width=width, encoding='bgr8',
-                             is_bigendian=0, step=3 * width, data=bgr.tobytes())
+            if encoding == 'jpeg':
+                noisy = np.clip(bgr + np.roll(noise, i * 7, axis=1), 0, 255).astype(np.uint8)
+                jpg = encode_compressed(noisy, header, fmt='jpeg', quality=90)
+                w.write(topic, COMPRESSED, msgs.serialize(jpg), t)
+                continue
+            arr = bgr if encoding == 'bgr8' else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            img = msgs.Image(header=header, height=height, width=width, encoding=encoding,
+                             is_bigendian=0, step=3 * width, data=arr.tobytes())
             w.write(topic, IMAGE, msgs.serialize(img), t)
 
 
@@ -124,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='auto')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
+    parser.add_argument('--encoding', choices=('bgr8', 'rgb8', 'jpeg'), default='bgr8',
+                        help='camera frames as raw Image (bgr8/rgb8) or CompressedImage (jpeg)')
     parser.add_argument('--overlay', action='store_true', help='also time JPEG overlays')
     parser.add_argument('--repeat', type=int, default=3,
                         help='process the bag this many times per mode (the machine may be shared:'
@@ -139,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix='vbp_bench_') as tmpdir:
         tmp = Path(tmpdir)
         t0 = time.perf_counter()
-        write_camera_bag(tmp / 'in', args.frames, args.width, args.height, storage=args.storage)
+        write_camera_bag(tmp / 'in', args.frames, args.width, args.height, storage=args.storage,
+                         encoding=args.encoding)
         os.sync()  # its write-back would otherwise compete with the output's
         size = sum(p.stat().st_size for p in (tmp / 'in').iterdir()) / 2**20
-        print(f'input: {args.frames} frames {args.width}x{args.height} bgr8, {size:.0f} MiB '
+        print(f'input: {args.frames} frames {args.width}x{args.height} {args.encoding}, '
+              f'{size:.0f} MiB '
               f'{args.storage}, written and synced in {time.perf_counter() - t0:.1f} s')
         pipe = FramePipeline(model_path=_model(tmp), device=args.device)
         print(f'device: {pipe.device}, torch threads: {torch.get_num_threads()}, '
@@ -169,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             print('  busy time per stage in the best run (stages overlap), ms/frame:')
             for key, sec in sorted(best.stage_seconds.items()):
                 print(f'    {key:24s} {1e3 * sec / best.frames:7.2f}')
-        if args.alone:
+        if args.alone and args.encoding != 'jpeg':
             alone = _stage_alone(tmp / 'in', pipe, args.batch_size)
             print('\neach stage alone (steering + masks), ms/frame and frames/s:')
             for key, sec in alone.items():
