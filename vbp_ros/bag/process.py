@@ -121,7 +121,8 @@ class ProcessReport:
         complete: every camera frame was processed.
         frames: frames processed.
         camera_topic: the input topic.
-        seconds: wall time from opening the input to closing the output.
+        seconds: wall time from the first read to the output's closing (model loading and
+            opening the input excluded).
         stage_seconds: busy time per stage ('read', 'decode', 'infer', 'serialize', 'write',
             plus the pipeline's own breakdown prefixed 'infer.'); stages overlap, so these add up
             to more than ``seconds``.
@@ -263,7 +264,6 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
     """
     opts = options or ProcessOptions()
     out_path = Path(out_bag)
-    t_start = time.perf_counter()
     reader = BagReader(in_bag)
     writer = BagWriter(out_path, storage=opts.storage, staged=True)  # checks the name early
     with reader:
@@ -280,6 +280,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
             pipeline = FramePipeline(model_path=model_path, device=device,
                                      model_class=model_class)
         run = _Run(reader, writer, topics, camera, opts, pipeline, progress)
+        t_start = time.perf_counter()
         run.execute()
     report = ProcessReport(output=writer.final_path or out_path, complete=run.complete,
                            frames=run.frames, camera_topic=camera,
