@@ -37,9 +37,13 @@ def build_pipeline(params: NodeParams) -> Any:
         ModelError: the model cannot be loaded.
         ValueError: the preprocessing overrides are inconsistent.
     """
+    import torch
+
     from vbp_ros.core.model_file import BUNDLED_MODEL, read_spec
     from vbp_ros.pipeline.frame import FramePipeline
     from vbp_ros.pipeline.steering import SteeringConversion
+    if params.cpu_threads > 0:
+        torch.set_num_threads(params.cpu_threads)
     path = params.model_path or None
     preprocess = None
     overrides = preprocess_overrides(params)

@@ -34,6 +34,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=('raw', 'compressed')),
     ParamSpec('model_path', '', 'steering model file (.safetensors); empty: the bundled model'),
     ParamSpec('device', 'auto', 'torch device for the model', choices=('auto', 'cpu', 'cuda')),
+    ParamSpec('cpu_threads', 1,
+              'torch CPU threads (0: torch default); 1 keeps latency steady when the CPU is '
+              'shared with the camera driver and DDS', range=(0, 256)),
     ParamSpec('crop', [], 'crop box [top, bottom, left, right] as fractions of the frame; '
               'empty: from the model file', item_type=float),
     ParamSpec('input_size', [], 'network input [height, width]; empty: from the model file',
@@ -79,6 +82,7 @@ class NodeParams:
     input_type: str = 'raw'
     model_path: str = ''
     device: str = 'auto'
+    cpu_threads: int = 1
     crop: list[float] = field(default_factory=list)
     input_size: list[int] = field(default_factory=list)
     colour_space: str = 'model'
