@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from vbp_ros.bag.io import BagReader, BagWriter
-from vbp_ros.bag.process import COMPRESSED, IMAGE, process_bag, ProcessOptions
+from vbp_ros.bag.process import COMPRESSED, default_torch_threads, IMAGE, process_bag
+from vbp_ros.bag.process import ProcessOptions
 
 
 def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--width', type=int, default=1280)
     parser.add_argument('--height', type=int, default=720)
     parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads during processing (default: as vbp-ros process)')
     parser.add_argument('--device', default='auto')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap')
     parser.add_argument('--encoding', choices=('bgr8', 'rgb8', 'jpeg'), default='bgr8',
@@ -145,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--no-alone', dest='alone', action='store_false',
                         help='skip timing each stage by itself')
     args = parser.parse_args(argv)
-
-    import torch
 
     from vbp_ros.pipeline.frame import FramePipeline
 
@@ -161,15 +162,16 @@ def main(argv: list[str] | None = None) -> int:
               f'{size:.0f} MiB '
               f'{args.storage}, written and synced in {time.perf_counter() - t0:.1f} s')
         pipe = FramePipeline(model_path=_model(tmp), device=args.device)
-        print(f'device: {pipe.device}, torch threads: {torch.get_num_threads()}, '
+        threads = args.threads or default_torch_threads()
+        print(f'device: {pipe.device}, torch threads during runs: {threads}, '
               f'batch: {args.batch_size}, CPUs: {os.cpu_count()}, '
               f'load average before: {os.getloadavg()[0]:.2f}')
-        modes = [('steering + masks', ProcessOptions(batch_size=args.batch_size,
-                                                     storage=args.storage))]
+        common = {'batch_size': args.batch_size, 'storage': args.storage,
+                  'torch_threads': args.threads}
+        modes = [('steering + masks', ProcessOptions(**common))]
         if args.overlay:
             modes.append(('steering + masks + JPEG overlays',
-                          ProcessOptions(batch_size=args.batch_size, overlay=True,
-                                         storage=args.storage)))
+                          ProcessOptions(overlay=True, **common)))
         for k, (label, opts) in enumerate(modes):
             reports = []
             for r in range(max(1, args.repeat)):
@@ -182,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f'\n{label}: {best.frames} frames, output {size:.0f} MiB; frames/s per run: '
                   + ', '.join(f'{rep.fps:.1f}' for rep in reports)
                   + f'; best {rates[-1]:.1f}, median {rates[len(rates) // 2]:.1f}')
+            cpu = min(rep.cpu_seconds / rep.frames for rep in reports)
+            cores = os.cpu_count() or 1
+            print(f'  CPU time (all threads): {1e3 * cpu:.2f} ms/frame; {cores} cores could '
+                  f'do at most {cores / cpu:.0f} frames/s with nothing else running')
             print('  busy time per stage in the best run (stages overlap), ms/frame:')
             for key, sec in sorted(best.stage_seconds.items()):
                 print(f'    {key:24s} {1e3 * sec / best.frames:7.2f}')

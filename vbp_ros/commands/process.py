@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', default='auto', help="'auto' (GPU when present), 'cpu', "
                         "'cuda', 'cuda:N'")
     parser.add_argument('--batch-size', type=int, default=32, help='frames per model call')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads on CPU (default: one per two cores, at most 4)')
     parser.add_argument('--no-masks', dest='masks', action='store_false',
                         help='write steering only')
     parser.add_argument('--overlay', action='store_true', help='also write overlays')
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size, limit=args.limit, storage=args.storage,
             wheelbase=args.wheelbase, steering_scale=args.steering_scale,
             steering_offset=args.steering_offset, max_steering_angle=args.max_steering_angle,
-            speed=args.speed)
+            speed=args.speed, torch_threads=args.threads)
     except ValueError as exc:
         LOG.error('%s', exc)
         return 2
