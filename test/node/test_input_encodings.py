@@ -48,3 +48,13 @@ def test_odd_width_yuv_is_malformed_not_fatal(make_node, encoding: str) -> None:
     assert node.process(serialize(bad)) is False
     assert node.process(serialize(frame('rgb8', 1))) is True
     assert node.stats.snapshot()['malformed'] == 1
+
+
+def test_tiny_and_huge_but_valid_frames(make_node) -> None:
+    node = make_node()
+    for h, w in ((1, 1), (2, 3), (2000, 3)):
+        img = Image(header=Header(), height=h, width=w, encoding='rgb8', is_bigendian=0,
+                    step=3 * w, data=bytes(3 * w * h))
+        node.process(serialize(img))          # processed or counted as malformed, never raised
+    counts = node.stats.snapshot()
+    assert counts['processed'] + counts['malformed'] == 3 and counts['errors'] == 0

@@ -27,7 +27,7 @@ from typing import Any, Callable, TYPE_CHECKING
 
 import numpy as np
 
-from vbp_ros.errors import VbpError
+from vbp_ros.errors import InputError, VbpError
 from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, deserialize, \
     DiagnosticArray, Image, MsgError, serialize
 from vbp_ros.node.diagnostics import build_diagnostics
@@ -75,6 +75,7 @@ class VbpNode:
         self._mailbox = Mailbox()
         self._stop = threading.Event()
         self._last_warn = -math.inf
+        self._last_error = -math.inf
         self._prev_malformed = 0
         self._mask_on = False
         self.input_cls = CompressedImage if params.input_type == 'compressed' else Image
@@ -167,7 +168,12 @@ class VbpNode:
             except Exception:  # noqa: BLE001 -- the worker must survive any single frame
                 with self.stats.lock:
                     self.stats.errors += 1
-                self.log.error('processing a frame failed', exc_info=True)
+                    count = self.stats.errors
+                now = time.monotonic()
+                if now - self._last_error >= LOG_THROTTLE_S:
+                    self._last_error = now
+                    self.log.error('processing a frame failed (%d errors so far)', count,
+                                   exc_info=True)
 
     def _malformed(self, reason: str) -> None:
         with self.stats.lock:
@@ -209,7 +215,11 @@ class VbpNode:
         t1 = time.perf_counter()
         want_mask, want_overlay = self.wants_mask()
         self._mask_on = want_mask
-        result = self.pipeline.process(rgb, mask=want_mask)
+        try:
+            result = self.pipeline.process(rgb, mask=want_mask)
+        except InputError as exc:          # a frame the model cannot take (e.g. too small)
+            self._malformed(str(exc))
+            return False
         t2 = time.perf_counter()
         header = msg.header
         p = self.params
