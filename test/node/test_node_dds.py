@@ -1,6 +1,7 @@
 """The node over real DDS on loopback: frames in, steering/masks out, QoS, malformed input."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -125,6 +126,7 @@ def test_mask_only_computed_when_someone_listens(make_node, peer) -> None:
     send_frames(cam, 2)
     assert viewer.wait_for('mask', 2)
     assert node.stats.snapshot()['masks'] == 2
+    assert node.stats.snapshot()['overlays'] == 0       # nobody watches ~/overlay
 
 
 def test_overlay_when_subscribed(make_node, peer) -> None:
@@ -162,7 +164,8 @@ def bad_images() -> list[tuple[str, Image | CompressedImage]]:
 
 @pytest.mark.parametrize('name, bad', bad_images(), ids=[n for n, _ in bad_images()])
 def test_malformed_frames_are_counted_and_next_good_frame_processed(
-        make_node, peer, name: str, bad: Any) -> None:
+        make_node, peer, caplog: pytest.LogCaptureFixture, name: str, bad: Any) -> None:
+    caplog.set_level(logging.WARNING, logger='vbp_ros')
     compressed = isinstance(bad, CompressedImage)
     node = make_node(input_type='compressed' if compressed else 'raw', reliability='reliable')
     listener = OutputListener(peer, kinds=('steering',))
@@ -183,6 +186,8 @@ def test_malformed_frames_are_counted_and_next_good_frame_processed(
     counts = node.stats.snapshot()
     assert counts['malformed'] == 1 and counts['errors'] == 0 and counts['processed'] == 1
     assert 'malformed' in node.diagnostics().status[0].message
+    warnings = [r for r in caplog.records if 'malformed frame' in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
 
 
 def test_garbage_bytes_never_crash(make_node) -> None:
