@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import logging
+import os
 from pathlib import Path
 import threading
 import time
@@ -97,6 +98,14 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
     from vbp_ros.transport.loopback import use_loopback
     say = report or LOG.info
     use_loopback()
+    tmp_model = None
+    if not model_path:
+        from vbp_ros.core.model_file import BUNDLED_MODEL
+        if not BUNDLED_MODEL.exists():
+            tmp_model = _untrained_model()
+            model_path = str(tmp_model)
+            say(f'warning: no bundled model at {BUNDLED_MODEL}; using an untrained PilotNet '
+                '(steering and masks are not meaningful)')
     frames = open_source(source, width, height, rate or 30.0)
     node_t = DdsTransport('vbp', domain_id=domain_id,
                           param_values={'device': device, 'model_path': model_path})
@@ -167,4 +176,20 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
             frames.close()
         world_t.close()
         node_t.close()
+        if tmp_model is not None:
+            tmp_model.unlink(missing_ok=True)
     return summary
+
+
+def _untrained_model() -> Path:
+    """Save a freshly initialised PilotNet to a temporary file."""
+    import tempfile
+
+    import torch
+
+    from vbp_ros import ModelSpec, PilotNet, save_model
+    torch.manual_seed(0)
+    fd, name = tempfile.mkstemp(suffix='.safetensors', prefix='vbp_demo_')
+    os.close(fd)
+    save_model(PilotNet(), name, ModelSpec(info={'note': 'untrained demo fallback'}))
+    return Path(name)
