@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from vbp_ros.bag.io import BagReader, BagWriter
-from vbp_ros.bag.process import COMPRESSED, default_torch_threads, IMAGE, process_bag
+from vbp_ros.bag.process import torch_threads, COMPRESSED, defaulttorch_threads, IMAGE
+from vbp_ros.bag.process import process_bag
 from vbp_ros.bag.process import ProcessOptions
 
 
@@ -85,7 +86,8 @@ def _model(tmp: Path) -> Path | None:
     return path
 
 
-def _stage_alone(bag: Path, pipeline: object, batch: int) -> dict[str, float]:
+def _stage_alone(bag: Path, pipeline: object, batch: int, threads: int | None
+                 ) -> dict[str, float]:
     """Seconds per frame of each stage run by itself (no overlap)."""
     from vbp_ros import msgs
     from vbp_ros.encodings import decode_image
@@ -102,8 +104,9 @@ def _stage_alone(bag: Path, pipeline: object, batch: int) -> dict[str, float]:
     del raw
     t0 = time.perf_counter()
     results = []
-    for i in range(0, n, batch):
-        results += pipeline.process_batch(rgbs[i:i + batch], mask=True)  # type: ignore
+    with torch_threads(pipeline, threads):
+        for i in range(0, n, batch):
+            results += pipeline.process_batch(rgbs[i:i + batch], mask=True)  # type: ignore
     out['infer'] = (time.perf_counter() - t0) / n
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
               f'{size:.0f} MiB '
               f'{args.storage}, written and synced in {time.perf_counter() - t0:.1f} s')
         pipe = FramePipeline(model_path=_model(tmp), device=args.device)
-        threads = args.threads or default_torch_threads()
+        threads = args.threads or defaulttorch_threads()
         print(f'device: {pipe.device}, torch threads during runs: {threads}, '
               f'batch: {args.batch_size}, CPUs: {os.cpu_count()}, '
               f'load average before: {os.getloadavg()[0]:.2f}')
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, sec in sorted(best.stage_seconds.items()):
                 print(f'    {key:24s} {1e3 * sec / best.frames:7.2f}')
         if args.alone and args.encoding != 'jpeg':
-            alone = _stage_alone(tmp / 'in', pipe, args.batch_size)
+            alone = _stage_alone(tmp / 'in', pipe, args.batch_size, args.threads)
             print('\neach stage alone (steering + masks), ms/frame and frames/s:')
             for key, sec in alone.items():
                 print(f'    {key:10s} {1e3 * sec:7.2f}  {1 / sec:8.1f}')

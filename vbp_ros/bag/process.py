@@ -292,7 +292,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
                                      model_class=model_class)
         run = _Run(reader, writer, topics, camera, opts, pipeline, progress)
         t_start, cpu_start = time.perf_counter(), time.process_time()
-        with _torch_threads(pipeline, opts.torch_threads):
+        with torch_threads(pipeline, opts.torch_threads):
             run.execute()
     report = ProcessReport(output=writer.final_path or out_path, complete=run.complete,
                            frames=run.frames, camera_topic=camera,
@@ -302,13 +302,13 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
     return report
 
 
-def default_torch_threads() -> int:
+def defaulttorch_threads() -> int:
     """Torch threads of a CPU run when not chosen: one per two cores, 1 to 4."""
     return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 @contextlib.contextmanager
-def _torch_threads(pipeline: Any, wanted: int | None) -> Iterator[None]:
+def torch_threads(pipeline: Any, wanted: int | None) -> Iterator[None]:
     """Set torch's intra-op threads for a CPU run, and restore them afterwards."""
     device = getattr(getattr(pipeline, 'device', None), 'type', 'cpu')
     if device != 'cpu':
@@ -316,7 +316,7 @@ def _torch_threads(pipeline: Any, wanted: int | None) -> Iterator[None]:
         return
     import torch
 
-    n = wanted or default_torch_threads()
+    n = wanted or defaulttorch_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
