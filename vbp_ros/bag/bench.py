@@ -18,9 +18,8 @@ import cv2
 import numpy as np
 
 from vbp_ros.bag.io import BagReader, BagWriter
-from vbp_ros.bag.process import torch_threads, COMPRESSED, defaulttorch_threads, IMAGE
-from vbp_ros.bag.process import process_bag
-from vbp_ros.bag.process import ProcessOptions
+from vbp_ros.bag.process import COMPRESSED, default_torch_threads, IMAGE, process_bag
+from vbp_ros.bag.process import ProcessOptions, torch_threads
 
 
 def synthetic_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
@@ -165,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
               f'{size:.0f} MiB '
               f'{args.storage}, written and synced in {time.perf_counter() - t0:.1f} s')
         pipe = FramePipeline(model_path=_model(tmp), device=args.device)
-        threads = args.threads or defaulttorch_threads()
+        threads = args.threads or default_torch_threads()
         print(f'device: {pipe.device}, torch threads during runs: {threads}, '
               f'batch: {args.batch_size}, CPUs: {os.cpu_count()}, '
               f'load average before: {os.getloadavg()[0]:.2f}')

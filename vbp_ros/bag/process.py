@@ -302,7 +302,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
     return report
 
 
-def defaulttorch_threads() -> int:
+def default_torch_threads() -> int:
     """Torch threads of a CPU run when not chosen: one per two cores, 1 to 4."""
     return max(1, min(4, (os.cpu_count() or 1) // 2))
 
@@ -316,7 +316,7 @@ def torch_threads(pipeline: Any, wanted: int | None) -> Iterator[None]:
         return
     import torch
 
-    n = wanted or defaulttorch_threads()
+    n = wanted or default_torch_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
