@@ -296,3 +296,24 @@ def test_steering_parameters_as_the_node(make_camera_bag: Any, pipeline: Any,
         assert got.drive.speed == pytest.approx(4.0)
     with pytest.raises(ValueError, match='wheelbase'):
         ProcessOptions(wheelbase=0.0)
+
+
+def test_torch_threads_are_set_for_the_run_and_restored(make_camera_bag: Any, pipeline: Any,
+                                                        tmp_path: Path) -> None:
+    import torch
+
+    in_bag, _ = make_camera_bag(n=2)
+    seen = []
+
+    class Spy:
+        device = torch.device('cpu')
+
+        def process_batch(self, frames: list[np.ndarray], mask: bool = True) -> list[Any]:
+            seen.append(torch.get_num_threads())
+            return pipeline.process_batch(frames, mask=mask)
+
+    before = torch.get_num_threads()
+    process_bag(in_bag, tmp_path / 'out', ProcessOptions(torch_threads=1), pipeline=Spy())
+    assert seen == [1] and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match='torch_threads'):
+        ProcessOptions(torch_threads=0)
