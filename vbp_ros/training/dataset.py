@@ -32,7 +32,8 @@ class ArrayData:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[3] != 3 or self.images.dtype != np.uint8:
-            msg = f'images must be N x H x W x 3 uint8, got {self.images.shape} {self.images.dtype}'
+            msg = (f'images must be N x H x W x 3 uint8, got {self.images.shape} '
+                   f'{self.images.dtype}')
             raise TrainingError(msg)
         if self.targets.shape != (self.images.shape[0],):
             raise TrainingError(f'{self.images.shape[0]} images but {self.targets.shape} targets')
@@ -120,4 +121,5 @@ def synthetic_data(count: int, seed: int = 0, preprocess: Preprocess | None = No
     bar.close()
     images = np.concatenate([p[0] for p in parts])
     targets = np.concatenate([p[1] for p in parts])
-    return ArrayData(images, targets, f'synthetic(seed={seed}, frames {start}..{start + count - 1})')
+    last = start + count - 1
+    return ArrayData(images, targets, f'synthetic(seed={seed}, frames {start}..{last})')

@@ -188,7 +188,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ra, rb = ranks(a), ranks(b)
     ra = ra - ra.mean(1, keepdim=True)
     rb = rb - rb.mean(1, keepdim=True)
-    return (ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1) + 1e-12)
+    return ((ra * rb).sum(1) / (ra.norm(dim=1) * rb.norm(dim=1) + 1e-12)).float()
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -170,7 +170,8 @@ class DriveSequence:
             objs.extend(o)
             shadows.extend(sh_)
         app = dict(self._appearance)
-        app['gain'] = app['gain'] * (1.0 + 0.12 * math.sin(2 * math.pi * t / 20.0 + self._weave[2]))
+        drift = math.sin(2 * math.pi * t / 20.0 + self._weave[2])
+        app['gain'] = app['gain'] * (1.0 + 0.12 * drift)
         info = {**self._info, 'offset': off, 'heading': psi, 't': t, 's': s_car}
         return RoadScene(road=road, curvature=float(line.kappa[k]),
                          lane_offset=self._lane_offset, lanes_left=self._lanes_left,

@@ -156,19 +156,22 @@ def draw_distractor(canvas: Canvas, camera: CameraGeometry, shift: float, kind: 
     w, h, ln = size
     if kind == 'car':
         zn, zf = z - ln / 2, z + ln / 2
-        draw_box(canvas, camera, shift, (x_right - w * 0.46, x_right + w * 0.46), (zn + 0.2, zf - 0.2),
+        draw_box(canvas, camera, shift, (x_right - w * 0.46, x_right + w * 0.46),
+                 (zn + 0.2, zf - 0.2),
                  (0.0, 0.4), (25.0, 25.0, 28.0))
         draw_box(canvas, camera, shift, (x_right - w / 2, x_right + w / 2), (zn, zf),
                  (0.3, 0.62 * h), colour)
         draw_box(canvas, camera, shift, (x_right - w * 0.42, x_right + w * 0.42),
                  (zn + 0.3 * ln, zf - 0.2 * ln), (0.62 * h, h), colour2)
     elif kind == 'box':
-        draw_box(canvas, camera, shift, (x_right - w / 2, x_right + w / 2), (z - ln / 2, z + ln / 2),
+        draw_box(canvas, camera, shift, (x_right - w / 2, x_right + w / 2),
+                 (z - ln / 2, z + ln / 2),
                  (0.0, h), colour)
     else:  # sign: pole of height `ln` carrying a panel of w x h
         draw_rect(canvas, camera, shift, (x_right - 0.04, x_right + 0.04), z, (0.0, ln),
                   (150.0, 150.0, 150.0))
-        draw_rect(canvas, camera, shift, (x_right - w / 2, x_right + w / 2), z - 0.02, (ln, ln + h),
+        draw_rect(canvas, camera, shift, (x_right - w / 2, x_right + w / 2), z - 0.02,
+                  (ln, ln + h),
                   colour)
         draw_rect(canvas, camera, shift, (x_right - w * 0.35, x_right + w * 0.35), z - 0.03,
                   (ln + 0.15 * h, ln + 0.85 * h), colour2)

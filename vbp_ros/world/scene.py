@@ -228,12 +228,14 @@ def sample_distractor(rng: np.random.Generator, s: float, side: float, edge: flo
         w = rng.uniform(0.5, 1.3)
         col = _colour(rng, (150.0, 115.0, 75.0) if rng.random() < 0.6 else (120.0, 120.0, 125.0),
                       15.0)
-        return Distractor(kind, s, edge + side * rng.uniform(0.8, 4.0), w, w * rng.uniform(0.6, 1.0),
+        return Distractor(kind, s, edge + side * rng.uniform(0.8, 4.0), w,
+                          w * rng.uniform(0.6, 1.0),
                           w * rng.uniform(0.8, 1.5), col)
     palette = [(200.0, 30.0, 30.0), (30.0, 70.0, 170.0), (20.0, 120.0, 60.0), (230.0, 190.0, 30.0)]
     col = palette[int(rng.integers(len(palette)))]
     size = rng.uniform(0.6, 1.4)
-    return Distractor(kind, s, edge + side * rng.uniform(0.7, 3.0), size, size * rng.uniform(0.6, 1.1),
+    return Distractor(kind, s, edge + side * rng.uniform(0.7, 3.0), size,
+                      size * rng.uniform(0.6, 1.1),
                       rng.uniform(1.8, 2.6), col, (240.0, 240.0, 235.0))
 
 
@@ -251,8 +253,8 @@ def sample_appearance(rng: np.random.Generator) -> dict:
         'verge': _colour(rng, (150.0, 135.0, 80.0) if dry else (75.0, 120.0, 50.0), 18.0),
         'sky_horizon': tuple(float(c) for c in np.clip(sky_h, 0, 255)),
         'sky_zenith': tuple(float(c) for c in np.clip(sky_z, 0, 255)),
-        'treeline': _colour(rng, (50.0, 75.0, 48.0) if rng.random() < 0.7 else (95.0, 105.0, 120.0),
-                            12.0),
+        'treeline': _colour(rng, (50.0, 75.0, 48.0) if rng.random() < 0.7
+                            else (95.0, 105.0, 120.0), 12.0),
         'treeline_height': rng.uniform(0.003, 0.04),
         'treeline_waves': tuple((float(rng.uniform(2.0, 40.0)), float(rng.uniform(0.002, 0.015)),
                                  float(rng.uniform(0.0, 6.3))) for _ in range(4)),
