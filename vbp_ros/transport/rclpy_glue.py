@@ -21,7 +21,7 @@ from rosidl_runtime_py.utilities import get_message
 
 from vbp_ros.transport.base import RawCallback
 from vbp_ros.transport.errors import TransportError
-from vbp_ros.transport.parameters import ParamSpec
+from vbp_ros.transport.parameters import ParamError, ParamSpec
 from vbp_ros.transport.qos import Durability, History, QosProfile, Reliability
 from vbp_ros.transport.types import MsgType, resolve
 
@@ -161,13 +161,17 @@ class RclpyTransport:
         """
         values: dict[str, Any] = {}
         for spec in specs:
-            if isinstance(spec.default, list) and not spec.default:
-                kind = _ARRAY_TYPES[spec.item_type or float]
-                param = self.node.declare_parameter(spec.name, kind, descriptor(spec))
-                value = param.value if param.value is not None else []
-            else:
-                value = self.node.declare_parameter(spec.name, spec.default,
-                                                    descriptor(spec)).value
+            try:
+                if isinstance(spec.default, list) and not spec.default:
+                    kind = _ARRAY_TYPES[spec.item_type or float]
+                    param = self.node.declare_parameter(spec.name, kind, descriptor(spec))
+                    value = param.value if param.value is not None else []
+                else:
+                    value = self.node.declare_parameter(spec.name, spec.default,
+                                                        descriptor(spec)).value
+            except Exception as exc:  # noqa: BLE001 -- rclpy's parameter exceptions vary
+                msg = f'parameter {spec.name!r}: {exc}'
+                raise ParamError(msg) from None
             values[spec.name] = spec.validate(list(value) if isinstance(value, (list, tuple))
                                               else value)
         return values
