@@ -96,3 +96,12 @@ def test_stats_percentiles() -> None:
     p50, p99 = stats.percentiles('total')
     assert p50 == pytest.approx(0.0145) and p99 <= 0.019
     assert all(v != v for v in stats.percentiles('overlay'))   # NaN while empty
+
+
+def test_list_params(capsys: pytest.CaptureFixture[str]) -> None:
+    from vbp_ros.node.main import run_node
+    assert run_node(parse('--list-params')) == 0
+    out = capsys.readouterr().out
+    for spec in PARAMETERS:
+        assert f'{spec.name} = ' in out
+    assert "device = 'auto'  [one of auto, cpu, cuda]" in out

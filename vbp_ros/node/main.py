@@ -52,7 +52,19 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help='record camera and all outputs into a rosbag2 bag in DIR')
     parser.add_argument('--duration', type=float, default=None,
                         help='stop after this many seconds (default: run until Ctrl-C)')
+    parser.add_argument('--list-params', action='store_true',
+                        help='print every parameter with default, constraints and description')
     add_middleware_arguments(parser, NODE_NAME)
+
+
+def describe_parameters() -> str:
+    """Every parameter as 'name = default  [constraints]  description' lines."""
+    from vbp_ros.node.params import PARAMETERS
+    lines = []
+    for spec in PARAMETERS:
+        constraints = f'  [{spec.constraints()}]' if spec.constraints() else ''
+        lines.append(f'{spec.name} = {spec.default!r}{constraints}\n    {spec.description}')
+    return '\n'.join(lines)
 
 
 def make_transport(args: argparse.Namespace) -> Any:
@@ -99,6 +111,9 @@ def run_node(args: argparse.Namespace) -> int:
         VbpError: bad parameters, model or middleware (the caller prints it).
     """
     from vbp_ros.node.logic import VbpNode
+    if getattr(args, 'list_params', False):
+        sys.stdout.write(describe_parameters() + '\n')
+        return 0
     transport = make_transport(args)
     recorder = None
     node = None
