@@ -24,12 +24,13 @@ def wait_until(cond: Any, timeout: float = 10.0) -> bool:
     return True
 
 
-def send_frames(cam: CameraPublisher, n: int, gap: float = 0.12) -> list[int]:
-    """Publish ``n`` frames ``gap`` s apart (slower than processing: nothing dropped)."""
+def send_frames(cam: CameraPublisher, n: int, node: Any) -> list[int]:
+    """Publish ``n`` frames, each once the node has finished the previous one (no drops)."""
     stamps = []
     for _ in range(n):
+        done = node.stats.snapshot()['processed']
         stamps.append(cam.publish_one())
-        time.sleep(gap)
+        assert wait_until(lambda: node.stats.snapshot()['processed'] > done)
     return stamps
 
 
@@ -44,7 +45,7 @@ def test_frames_in_steering_and_masks_out(make_node, peer, encoding: str) -> Non
     cam = CameraPublisher(peer, PatternSource(320, 240).frames(), encoding=encoding,
                           frame_id='front_camera')
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    stamps = send_frames(cam, 5)
+    stamps = send_frames(cam, 5, node)
     assert listener.wait_for('steering', 5) and listener.wait_for('mask', 5)
     steering = listener.snapshot('steering')
     masks = listener.snapshot('mask')
@@ -66,12 +67,12 @@ def test_frames_in_steering_and_masks_out(make_node, peer, encoding: str) -> Non
 
 
 def test_steering_matches_the_pipeline(make_node, peer, pipeline) -> None:
-    make_node(steering_offset=0.01, max_steering_angle=0.7)
+    node = make_node(steering_offset=0.01, max_steering_angle=0.7)
     listener = OutputListener(peer, kinds=('steering',), reliability='reliable')
     source = PatternSource(320, 240)
     cam = CameraPublisher(peer, iter([source.frame(7)] * 3), reliability='reliable')
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    send_frames(cam, 1)
+    send_frames(cam, 1, node)
     assert listener.wait_for('steering', 1)
     expected = pipeline.process(source.frame(7), mask=False).steering_angle + 0.01
     got = listener.snapshot('steering')[0].msg.drive.steering_angle
@@ -86,7 +87,7 @@ def test_compressed_input(make_node, peer, fmt: str) -> None:
     cam = CameraPublisher(peer, PatternSource(320, 240).frames(), encoding=fmt)
     assert cam.publisher.topic == '/camera/image_raw/compressed'
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    stamps = send_frames(cam, 3)
+    stamps = send_frames(cam, 3, node)
     assert listener.wait_for('mask', 3)
     assert [ns(r.msg.header.stamp) for r in listener.snapshot('mask')] == stamps
     assert listener.snapshot('mask')[0].msg.width == 320
@@ -98,7 +99,7 @@ def test_reliable_qos(make_node, peer) -> None:
     listener = OutputListener(peer, kinds=('steering', 'mask'), reliability='reliable')
     cam = CameraPublisher(peer, PatternSource(320, 240).frames(), reliability='reliable')
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    stamps = send_frames(cam, 4)
+    stamps = send_frames(cam, 4, node)
     assert listener.wait_for('mask', 4)
     assert [ns(r.msg.header.stamp) for r in listener.snapshot('mask')] == stamps
     assert node.mask_pub.subscription_count() == 1
@@ -116,14 +117,14 @@ def test_mask_only_computed_when_someone_listens(make_node, peer) -> None:
     listener = OutputListener(peer, kinds=('steering',))
     cam = CameraPublisher(peer, PatternSource(320, 240).frames())
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    send_frames(cam, 3)
+    send_frames(cam, 3, node)
     assert listener.wait_for('steering', 3)
     assert node.stats.snapshot()['masks'] == 0
     assert node.wants_mask() == (False, False)
     viewer = OutputListener(peer, kinds=('mask',))
     assert viewer.wait_matched()
     assert node.wants_mask() == (True, False)
-    send_frames(cam, 2)
+    send_frames(cam, 2, node)
     assert viewer.wait_for('mask', 2)
     assert node.stats.snapshot()['masks'] == 2
     assert node.stats.snapshot()['overlays'] == 0       # nobody watches ~/overlay
@@ -135,7 +136,7 @@ def test_overlay_when_subscribed(make_node, peer) -> None:
     listener = OutputListener(peer, kinds=('overlay',))
     cam = CameraPublisher(peer, PatternSource(320, 240).frames())
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    stamps = send_frames(cam, 2)
+    stamps = send_frames(cam, 2, node)
     assert listener.wait_for('overlay', 2)
     over = listener.snapshot('overlay')
     assert [ns(r.msg.header.stamp) for r in over] == stamps
@@ -198,11 +199,11 @@ def test_garbage_bytes_never_crash(make_node) -> None:
 
 
 def test_diagnostics_published(make_node, peer) -> None:
-    make_node(diagnostics_period=0.2)
+    node = make_node(diagnostics_period=0.2)
     listener = OutputListener(peer, kinds=('steering', 'diagnostics'))
     cam = CameraPublisher(peer, PatternSource(320, 240).frames())
     assert cam.wait_for_subscriber() and listener.wait_matched()
-    send_frames(cam, 3, gap=0.1)
+    send_frames(cam, 3, node)
     assert listener.wait_for('diagnostics', 2)
     time.sleep(0.3)
     status = listener.snapshot('diagnostics')[-1].msg.status[0]

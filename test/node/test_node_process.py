@@ -62,9 +62,9 @@ def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: P
         cam = CameraPublisher(peer, PatternSource(640, 480).frames())
         assert cam.wait_for_subscriber(60) and listener.wait_matched(30), 'node did not start'
         stamps = []
-        for _ in range(8):
+        for k in range(8):          # each frame once the previous one came back: no drops
             stamps.append(cam.publish_one())
-            time.sleep(0.15)
+            assert listener.wait_for('mask', k + 1, timeout=20)
         assert listener.wait_for('mask', 8, timeout=20)
         got = [r.stamp_ns for r in listener.snapshot('mask')]
         assert got == stamps
