@@ -325,8 +325,8 @@ def save_figure(res: EvalResult, path: str | Path) -> Path:
     names = list(res.rows)
     ex_names = [n for n in names if n in res.examples]
     ncols = max(3, len(ex_names) + 1)
-    fig = plt.figure(figsize=(3.2 * ncols, 9.5))
-    gs = fig.add_gridspec(3, ncols, height_ratios=[1.4, 0.8, 0.8])
+    fig = plt.figure(figsize=(3.2 * ncols, 8.0))
+    gs = fig.add_gridspec(4, ncols, height_ratios=[2.2, 0.55, 0.55, 0.55])
     ax = fig.add_subplot(gs[0, : ncols // 2])
     fr = [0.0] + res.fractions
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
@@ -352,16 +352,20 @@ def save_figure(res: EvalResult, path: str | Path) -> Path:
     ax2.set_ylim(0, 1)
     ax2.legend(fontsize=7)
     ax2.set_title('Localisation')
-    for row in range(2):
+    panels = [(0, ''), (1, ''), (0, ' (random weights)')]
+    for row, (k, suffix) in enumerate(panels):
         a = fig.add_subplot(gs[1 + row, 0])
-        a.imshow(res.examples['image'][row])
-        a.contour(res.examples['relevant'][row], levels=[0.5], colors='r', linewidths=0.5)
-        a.set_title('input (red: markings+edges)', fontsize=8)
+        a.imshow(res.examples['image'][k])
+        a.contour(res.examples['relevant'][k], levels=[0.5], colors='r', linewidths=0.5)
+        a.set_title('input (red: markings+edges)' if not suffix else 'same input', fontsize=8)
         a.axis('off')
         for j, n in enumerate(ex_names[: ncols - 1]):
+            key = n + suffix
+            if key not in res.examples:
+                continue
             a = fig.add_subplot(gs[1 + row, j + 1])
-            a.imshow(res.examples[n][row], cmap='jet', vmin=0, vmax=1)
-            a.set_title(n, fontsize=8)
+            a.imshow(res.examples[key][k], cmap='jet', vmin=0, vmax=1)
+            a.set_title(key, fontsize=8)
             a.axis('off')
     fig.tight_layout()
     path = Path(path)
