@@ -50,6 +50,9 @@ def test_full_frame_and_reduced_render_scale():
     seq = DriveSequence(seed=1, size=(90, 160), render_scale=0.5)
     fr = seq.frame_at(1.0)
     assert fr.rgb.shape == (90, 160, 3) and fr.labels.road.shape == (90, 160)
+    quick = DriveSequence(seed=1, size=(90, 160), render_scale=0.5, full_labels=False)
+    fr2 = quick.frame_at(1.0)
+    assert np.array_equal(fr2.rgb, fr.rgb) and fr2.labels.road.shape == (45, 80)
 
 
 def test_bad_arguments():
