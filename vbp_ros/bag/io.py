@@ -79,8 +79,15 @@ class BagReader:
     Use as a context manager; :meth:`messages` yields ``(topic, stamp_ns, cdr)``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, salvage: bool = False) -> None:
         """Check the path; nothing is opened yet.
+
+        Args:
+            path: bag folder, ``.mcap`` or ``.db3`` file.
+            salvage: if the bag cannot be opened and holds one MCAP file, read that file's
+                complete records (e.g. a recording cut short by a crash or power loss: no
+                metadata.yaml, no summary, a half-written last record). Off by default, so
+                that a damaged bag is an error.
 
         Raises:
             BagError: the path does not exist.
@@ -88,6 +95,9 @@ class BagReader:
         self.path = Path(path)
         if not self.path.exists():
             raise BagError(f'bag not found: {self.path}')
+        self.salvage = salvage
+        #: the MCAP file read in salvage mode (None when the bag opened normally)
+        self.salvaged: McapFile | None = None
         self._reader: Any = None
         self._maps: list[McapFile] = []
         self._errors = _read_errors()
@@ -100,14 +110,41 @@ class BagReader:
         """
         from rosbags.rosbag2 import Reader
 
-        target = self._storage_target()
         try:
+            target = self._storage_target()
             reader = Reader(target)
             reader.open()
-        except self._errors as exc:
+        except (BagError, *self._errors) as exc:
+            if isinstance(exc, BagError) and not self.salvage:
+                raise
+            if self.salvage:
+                self._open_salvage(exc)
+                return
             msg = f'cannot read bag {self.path}: {exc}'
+            if self._lone_mcap() is not None:
+                msg += ' (--salvage reads the complete records of a cut-off MCAP recording)'
             raise BagError(msg) from None
         self._reader = reader
+
+    def _lone_mcap(self) -> Path | None:
+        if self.path.is_file():
+            return self.path if self.path.suffix == '.mcap' else None
+        files = [p for p in self.path.iterdir() if p.suffix == '.mcap']
+        return files[0] if len(files) == 1 else None
+
+    def _open_salvage(self, exc: BaseException) -> None:
+        mcap = self._lone_mcap()
+        if mcap is None:
+            msg = f'cannot read bag {self.path}: {exc}; nothing to salvage (no single .mcap)'
+            raise BagError(msg) from None
+        LOG.warning('cannot open %s normally (%s); salvaging %s', self.path, exc, mcap.name)
+        try:
+            mf = McapFile(mcap, salvage=True)
+            mf.index()
+        except Unsupported as exc2:
+            raise BagError(f'cannot salvage {mcap}: {exc2}') from None
+        self.salvaged = mf
+        self._maps.append(mf)
 
     def _storage_target(self) -> Path:
         """Return the folder, or the lone storage file of a folder without metadata.yaml."""
@@ -138,6 +175,7 @@ class BagReader:
         for m in self._maps:
             m.close()
         self._maps.clear()
+        self.salvaged = None
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
@@ -157,12 +195,15 @@ class BagReader:
     def reader(self) -> Any:
         """The open ``rosbags`` reader."""
         if self._reader is None:
-            raise BagError(f'bag {self.path} is not open')
+            what = 'salvaged without a rosbags reader' if self.salvaged else 'not open'
+            raise BagError(f'bag {self.path} is {what}')
         return self._reader
 
     @property
     def metadata(self) -> dict[str, str]:
         """The bag's ``custom_data`` (empty when it has none)."""
+        if self.salvaged is not None:
+            return {}
         storage = getattr(self.reader, 'storage', None)
         meta = getattr(storage, 'metadata', None)
         return dict(getattr(meta, 'custom', None) or {})
@@ -171,6 +212,10 @@ class BagReader:
     def topics(self) -> dict[str, TopicInfo]:
         """Topics by name, in name order."""
         out = {}
+        if self.salvaged is not None:
+            for name, (ros_type, msgdef, count) in sorted(self.salvaged.topic_types().items()):
+                out[name] = TopicInfo(name=name, ros_type=ros_type, count=count, msgdef=msgdef)
+            return out
         for name, info in sorted(self.reader.topics.items()):
             conns = info.connections
             out[name] = TopicInfo(name=name, ros_type=info.msgtype or '', count=info.msgcount,
@@ -198,6 +243,10 @@ class BagReader:
                        + (', '.join(f'{t} [{i.ros_type}]' for t, i in known.items()) or 'none'))
                 raise BagError(msg)
         wanted = set(known if topics is None else topics)
+        if self.salvaged is not None:
+            for topic, stamp, view in self.salvaged.messages(wanted):
+                yield topic, stamp, view if zero_copy else bytes(view)
+            return
         conns = [c for c in self.reader.connections if c.topic in wanted]
         if not conns:
             return

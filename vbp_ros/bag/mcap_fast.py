@@ -12,6 +12,7 @@ returned.
 """
 from __future__ import annotations
 
+import logging
 import mmap
 from pathlib import Path
 import struct
@@ -28,7 +29,9 @@ _U32 = struct.Struct('<I')
 _U64 = struct.Struct('<Q')
 _MSG_HEAD = struct.Struct('<HIQQ')       # channel, sequence, log time, publish time
 _CHUNK_HEAD = struct.Struct('<QQQI')     # start, end, uncompressed size, crc
-_OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK, _OP_FOOTER, _OP_DATA_END = 0x04, 0x05, 0x06, 0x02, 0x0F
+_OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x03, 0x04, 0x05, 0x06
+_OP_FOOTER, _OP_DATA_END = 0x02, 0x0F
+LOG = logging.getLogger(__name__)
 
 
 class Unsupported(Exception):  # noqa: N818 - a signal to fall back, not an error for users
@@ -40,15 +43,24 @@ class McapFile:
 
     Args:
         path: the ``.mcap`` file.
+        salvage: a file that ends inside a record (a recorder that was killed or lost power)
+            is read up to its last complete record, with a warning, instead of being an error.
 
     Raises:
         BagError: not an MCAP file, or truncated / inconsistent records.
         Unsupported: compressed chunks.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        """Map the file and read its channel records."""
+    def __init__(self, path: str | Path, *, salvage: bool = False) -> None:
+        """Map the file; its records are indexed on first use."""
         self.path = Path(path)
+        self.salvage = salvage
+        #: byte offset where a salvaged file stops making sense (None: read to its end)
+        self.damaged_at: int | None = None
+        #: schema id -> (type name, definition text)
+        self.schemas: dict[int, tuple[str, str]] = {}
+        #: channel id -> schema id
+        self.channel_schema: dict[int, int] = {}
         try:
             with self.path.open('rb') as f:
                 self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -74,18 +86,33 @@ class McapFile:
         return bytes(self._view[pos + 4:pos + 4 + n]).decode('utf-8', 'replace'), pos + 4 + n
 
     def _records(self, pos: int, end: int, top: bool,
-                 out: list[tuple[int, int, int, int, int]]) -> None:
-        """Index message records in [pos, end): (log time, order, channel, offset, size)."""
+                 out: list[tuple[int, int, int, int, int]], partial: bool = False) -> None:
+        """Index message records in [pos, end): (log time, order, channel, offset, size).
+
+        ``partial``: [pos, end) is the readable part of a cut-off chunk (salvage); stop at
+        its first incomplete record.
+        """
         mm = self._mm
         while pos < end:
-            if top and pos + 9 > end:
-                raise self._fail(pos, 'record header past the end of the file')
             if pos + 9 > end:
-                raise self._fail(pos, 'record header past its chunk')
+                if (top and self.salvage) or partial:
+                    self._salvaged(pos)
+                    return
+                where = 'the end of the file' if top else 'its chunk'
+                raise self._fail(pos, f'record header past {where}')
             op = mm[pos]
             (length,) = _U64.unpack_from(mm, pos + 1)
             body, nxt = pos + 9, pos + 9 + length
             if nxt > end:
+                if partial:
+                    self._salvaged(pos)
+                    return
+                if top and self.salvage:
+                    if op == _OP_CHUNK:  # keep the complete records of the cut-off chunk
+                        self._chunk(pos, body, len(mm), out, partial=True)
+                    else:
+                        self._salvaged(pos)
+                    return
                 raise self._fail(pos, f'record 0x{op:02x} of {length} bytes runs past the end')
             if op == _OP_MESSAGE:
                 if length < _MSG_HEAD.size:
@@ -96,23 +123,57 @@ class McapFile:
             elif op == _OP_CHANNEL:
                 if length < 4:
                     raise self._fail(pos, 'channel record too short')
-                (cid,) = _U16.unpack_from(mm, body)
+                cid, sid = _U16.unpack_from(mm, body)[0], _U16.unpack_from(mm, body + 2)[0]
                 self.topics[cid], _ = self._string(body + 4, nxt)
+                self.channel_schema[cid] = sid
+            elif op == _OP_SCHEMA:
+                if length < 2:
+                    raise self._fail(pos, 'schema record too short')
+                (sid,) = _U16.unpack_from(mm, body)
+                name, p = self._string(body + 2, nxt)
+                _, p = self._string(p, nxt)
+                text, _ = self._string(p, nxt)
+                self.schemas[sid] = (name, text)
             elif op == _OP_CHUNK and top:
-                if length < _CHUNK_HEAD.size + 4 + 8:
-                    raise self._fail(pos, 'chunk record too short')
-                compression, p = self._string(body + _CHUNK_HEAD.size, nxt)
-                if compression:
-                    raise Unsupported(f'{compression}-compressed chunks')
-                if p + 8 > nxt:
-                    raise self._fail(pos, 'chunk record too short')
-                (size,) = _U64.unpack_from(mm, p)
-                if p + 8 + size > nxt:
-                    raise self._fail(pos, 'chunk records past the chunk')
-                self._records(p + 8, p + 8 + size, False, out)
+                self._chunk(pos, body, nxt, out)
             elif top and op in (_OP_DATA_END, _OP_FOOTER):
                 return
             pos = nxt
+
+    def _chunk(self, pos: int, body: int, nxt: int, out: list[tuple[int, int, int, int, int]],
+               partial: bool = False) -> None:
+        """Index the records of the chunk record at ``pos`` (ending at ``nxt``)."""
+        if body + _CHUNK_HEAD.size + 4 + 8 > nxt:
+            if partial:
+                self._salvaged(pos)
+                return
+            raise self._fail(pos, 'chunk record too short')
+        compression, p = self._string(body + _CHUNK_HEAD.size, nxt)
+        if compression:
+            raise Unsupported(f'{compression}-compressed chunks')
+        if p + 8 > nxt:
+            raise self._fail(pos, 'chunk record too short')
+        (size,) = _U64.unpack_from(self._mm, p)
+        if p + 8 + size > nxt and not partial:
+            raise self._fail(pos, 'chunk records past the chunk')
+        self._records(p + 8, min(p + 8 + size, nxt), False, out, partial=partial)
+
+    def _salvaged(self, pos: int) -> None:
+        self.damaged_at = pos
+        LOG.warning('%s ends inside a record at byte %d of %d; salvaging the records before it',
+                    self.path, pos, len(self._mm))
+
+    def topic_types(self) -> dict[str, tuple[str, str, int]]:
+        """Topic -> (type name, definition text, message count), from the file's records."""
+        counts: dict[int, int] = {}
+        for _, _, channel, _, _ in self.index():
+            counts[channel] = counts.get(channel, 0) + 1
+        out: dict[str, tuple[str, str, int]] = {}
+        for cid, topic in self.topics.items():
+            name, text = self.schemas.get(self.channel_schema.get(cid, 0), ('', ''))
+            prev = out.get(topic, (name, text, 0))
+            out[topic] = (prev[0], prev[1], prev[2] + counts.get(cid, 0))
+        return out
 
     def index(self) -> list[tuple[int, int, int, int, int]]:
         """All messages as (log time, file order, channel, offset, size), by time."""

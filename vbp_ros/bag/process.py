@@ -252,7 +252,8 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
                 *, pipeline: Any = None, model_path: str | Path | None = None,
                 device: str = 'auto', model_class: str | None = None,
                 progress: Callable[[int], None] | None = None,
-                on_start: Callable[[str, int], None] | None = None) -> ProcessReport:
+                on_start: Callable[[str, int], None] | None = None,
+                salvage: bool = False) -> ProcessReport:
     """Process the camera topic of ``in_bag`` into a new bag ``out_bag``.
 
     Args:
@@ -264,6 +265,9 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
         model_path, device, model_class: how to build the pipeline.
         progress: called with the number of frames finished after each batch.
         on_start: called once with the camera topic and its message count.
+        salvage: read what is readable of a cut-off MCAP recording (see
+            :class:`~vbp_ros.bag.io.BagReader`); the output's metadata then says
+            ``vbp_ros.input_salvaged: 'true'``.
 
     Returns:
         A :class:`ProcessReport`.
@@ -275,7 +279,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
     """
     opts = options or ProcessOptions()
     out_path = Path(out_bag)
-    reader = BagReader(in_bag)
+    reader = BagReader(in_bag, salvage=salvage)
     writer = BagWriter(out_path, storage=opts.storage, staged=True)  # checks the name early
     with reader:
         topics = reader.topics
@@ -422,6 +426,8 @@ class _Run:
         try:
             self.writer.open()
             self.writer.set_metadata('vbp_ros.camera_topic', self.camera)
+            if self.reader.salvaged is not None:
+                self.writer.set_metadata('vbp_ros.input_salvaged', 'true')
             if self.opts.copy_input:
                 for name, info in self.topics.items():
                     self._copy_topic(name, info)

@@ -361,7 +361,8 @@ class _Review:
 def review_bag(bag: str | Path, out_dir: str | Path | None = None,
                options: ReviewOptions | None = None,
                progress: Callable[[int], None] | None = None,
-               on_start: Callable[[int], None] | None = None) -> ReviewReport:
+               on_start: Callable[[int], None] | None = None,
+               salvage: bool = False) -> ReviewReport:
     """Make ``review.mp4``, ``index.html``, ``steering.png`` and ``frames/`` for a drive.
 
     Args:
@@ -371,6 +372,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
         options: topics and sizes; defaults when None.
         progress: called with 1 per video frame.
         on_start: called once with the number of frames expected.
+        salvage: read what is readable of a cut-off MCAP recording.
 
     Returns:
         A :class:`ReviewReport`.
@@ -383,7 +385,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else bag.with_name(bag.name + '_review')
     if out.exists() and not out.is_dir():
         raise BagError(f'{out} exists and is not a folder')
-    with BagReader(bag) as reader:
+    with BagReader(bag, salvage=salvage) as reader:
         out.mkdir(parents=True, exist_ok=True)
         if (out / 'frames').is_dir():
             shutil.rmtree(out / 'frames')

@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--steering-topic', default='/vbp/steering')
     parser.add_argument('--mask-topic', default='/vbp/mask')
     parser.add_argument('--overlay-topic', default='/vbp/overlay')
+    parser.add_argument('--salvage', action='store_true',
+                        help='read the complete records of an MCAP recording that was cut off '
+                        '(crash, power loss) instead of refusing it')
     parser.add_argument('--no-progress', dest='progress', action='store_false',
                         help='no progress bar')
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         report = process_bag(args.in_bag, args.out_bag, opts, model_path=args.model,
                              device=args.device, model_class=args.model_class,
                              progress=lambda n: bar.update(n) if bar is not None else None,
-                             on_start=on_start)
+                             on_start=on_start, salvage=args.salvage)
     finally:
         if bar is not None:
             bar.close()

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--steering-topic', default='/vbp/steering')
     parser.add_argument('--mask-topic', default='/vbp/mask')
     parser.add_argument('--overlay-topic', default='/vbp/overlay')
+    parser.add_argument('--salvage', action='store_true',
+                        help='read the complete records of a cut-off MCAP recording')
     parser.add_argument('--no-progress', dest='progress', action='store_false',
                         help='no progress bar')
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = review_bag(args.bag, args.out, opts,
                             progress=lambda n: bar.update(n) if bar is not None else None,
-                            on_start=on_start)
+                            on_start=on_start, salvage=args.salvage)
     finally:
         if bar is not None:
             bar.close()
