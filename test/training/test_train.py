@@ -114,3 +114,18 @@ def test_bad_data_raise():
         ArrayData(np.zeros((2, 66, 200, 3), np.uint8), np.zeros(3))
     with pytest.raises(TrainingError):
         ArrayData(np.zeros((1, 66, 200, 3), np.uint8), np.zeros(1)).split(0.5, 0)
+
+
+def test_user_model_class(tmp_path: Path, tiny_data):
+    """A model given as 'module:Class' (with constructor arguments) trains and reloads."""
+    tr, va = tiny_data
+    arch = 'vbp_ros.core.pilotnet:PilotNet'
+    out = tmp_path / 'user.safetensors'
+    train(tr, va, out, tmp_path / 'run', _cfg(epochs=1, arch=arch,
+                                              arch_kwargs={'dropout': 0.2}))
+    from vbp_ros.errors import ModelError
+    with pytest.raises(ModelError):
+        load_model(out)  # the file names no registered architecture
+    model, spec = load_model(out, model_class=arch)
+    assert spec.arch == arch and spec.arch_kwargs == {'dropout': 0.2}
+    assert model[11].p == 0.2
