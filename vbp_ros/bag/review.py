@@ -393,7 +393,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
 
 
 def _video_size(width: int, height: int, want: int | None) -> tuple[int, int]:
-    w = want or min(width, 1280)
+    w = want or max(64, min(width, 1280))
     h = max(16, round(height * w / width))
     return w - w % 2, h - h % 2
 
