@@ -1,8 +1,9 @@
-"""Synthetic road world: determinism, label consistency, sign convention, resolution consistency."""
+"""Synthetic road world: determinism, labels, sign convention, resolution consistency."""
 from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -117,7 +118,6 @@ def test_direct_crop_render_matches_preprocess_of_full_frame():
         diffs.append(np.abs(net - small).mean())
         # labels agree too: the crop of the full-res road mask shrinks to the small one
         y0, y1, x0, x1 = pre.crop_box(720, 1280)
-        import cv2
         road_full = cv2.resize(full.labels.road[y0:y1, x0:x1], (200, 66),
                                interpolation=cv2.INTER_AREA)
         assert np.abs(road_full - _small(scene).labels.road).mean() < 0.03
