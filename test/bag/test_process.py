@@ -14,7 +14,7 @@ from vbp_ros import msgs
 from vbp_ros.bag import BagError, BagReader
 from vbp_ros.bag.io import COMPLETE_KEY
 from vbp_ros.bag.process import process_bag, ProcessOptions
-from vbp_ros.bag.types import definition
+from vbp_ros.bag.types import definition, typestore
 from vbp_ros.cli import main as cli_main
 from vbp_ros.encodings import decode_compressed, decode_image
 
@@ -77,6 +77,20 @@ def test_outputs_match_frame_by_frame(make_camera_bag: Any, pipeline: Any, tmp_p
     got = read_back(tmp_path / 'out')
     assert set(got) == {STEER, MASK}
     assert_matches_frame_by_frame(got, reference(pipeline, in_bag, '/cam/image'), 7)
+    # rosbags' own CDR parser reads the fast-path bytes the same way.
+    store = typestore()
+    with Reader(tmp_path / 'out') as r:
+        for conn in r.connections:
+            _, _, data = next(r.messages([conn]))
+            m = store.deserialize_cdr(data, conn.msgtype)
+            ours = got[conn.topic][0][1]
+            assert (m.header.stamp.sec, m.header.stamp.nanosec, m.header.frame_id) == (
+                ours.header.stamp.sec, ours.header.stamp.nanosec, ours.header.frame_id)
+            if conn.topic == STEER:
+                assert m.drive.steering_angle == pytest.approx(ours.drive.steering_angle)
+            else:
+                assert (m.encoding, m.width, m.height) == ('mono8', ours.width, ours.height)
+                assert bytes(m.data) == bytes(ours.data)
     meta = (tmp_path / 'out' / 'metadata.yaml').read_text()
     assert 'version: 8' in meta and f'storage_identifier: {storage}' in meta
     with BagReader(tmp_path / 'out') as r:
