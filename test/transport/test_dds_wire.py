@@ -187,3 +187,15 @@ def test_remapping_and_node_rename(domain: int) -> None:
     assert node.resolve_topic('/camera/image_raw') == '/front/image'
     assert node.resolve_topic('~/mask') == '/steer/mask'
     node.close()
+
+
+def test_ros_parameters_ignored_and_bad_domain_refused(domain: int, monkeypatch) -> None:
+    from vbp_ros.transport.parameters import ParamSpec
+    node = DdsTransport('vbp', domain_id=domain,
+                        param_values={'use_sim_time': False, 'alpha': 0.5,
+                                      'qos_overrides./x.publisher.depth': 3})
+    assert node.declare_parameters([ParamSpec('alpha', 1.0, 'a')]) == {'alpha': 0.5}
+    node.close()
+    monkeypatch.setenv('ROS_DOMAIN_ID', 'abc')
+    with pytest.raises(TransportError, match='ROS_DOMAIN_ID'):
+        DdsTransport('vbp')

@@ -165,7 +165,11 @@ class DdsTransport:
         self._param_values = dict(param_values or {})
         self._logger = logger or logging.getLogger(f'vbp_ros.{self.node_name}')
         if domain_id is None:
-            domain_id = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
+            text = os.environ.get('ROS_DOMAIN_ID', '') or '0'
+            if not text.strip().isdigit():
+                msg = f'ROS_DOMAIN_ID={text!r} is not a domain number'
+                raise TransportError(msg)
+            domain_id = int(text)
         self.domain_id = domain_id
         try:
             self._participant = DomainParticipant(domain_id,
@@ -198,8 +202,13 @@ class DdsTransport:
         return self._remaps.get(full, full)
 
     def declare_parameters(self, specs: Sequence[ParamSpec]) -> dict[str, Any]:
-        """Validate the configured values against the specs (unknown names are an error)."""
-        return resolve_values(specs, self._param_values)
+        """Validate the configured values against the specs (unknown names are an error).
+
+        ROS's own parameters (``use_sim_time``, ``qos_overrides.*``) are accepted and ignored.
+        """
+        values = {k: v for k, v in self._param_values.items()
+                  if k != 'use_sim_time' and not k.startswith('qos_overrides.')}
+        return resolve_values(specs, values)
 
     @property
     def logger(self) -> logging.Logger:
