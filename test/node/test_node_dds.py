@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vbp_ros.msgs import CompressedImage, Header, Image, serialize, Time
+from vbp_ros.msgs import AckermannDriveStamped, CompressedImage, deserialize, DiagnosticArray, \
+    Header, Image, serialize, Time, typestore
 from vbp_ros.node.camera import CameraPublisher, compressed_message, image_message
 from vbp_ros.node.listener import OutputListener
 from vbp_ros.node.sources import PatternSource
-from vbp_ros.transport.qos import image_qos
+from vbp_ros.transport.qos import DEFAULT, image_qos
 
 
 def wait_until(cond: Any, timeout: float = 10.0) -> bool:
@@ -216,3 +217,34 @@ def test_diagnostics_published(make_node, peer) -> None:
                 'forward_vbp_ms_p50', 'publish_ms_p99', 'total_ms_p99', 'device'):
         assert key in values
     assert float(values['forward_vbp_ms_p50']) > 0
+
+
+def test_outputs_decode_with_rosbags(make_node, peer) -> None:
+    """The bytes on the wire, read by an independent CDR implementation (rosbags, Jazzy)."""
+    store = typestore('jazzy')
+    node = make_node(diagnostics_period=0.2)
+    raw: dict[str, list[bytes]] = {'steering': [], 'mask': [], 'diagnostics': []}
+    peer.create_subscription('/vbp/steering', AckermannDriveStamped, DEFAULT,
+                             raw['steering'].append)
+    peer.create_subscription('/vbp/mask', Image, image_qos('best_effort'), raw['mask'].append)
+    peer.create_subscription('/diagnostics', DiagnosticArray, DEFAULT, raw['diagnostics'].append)
+    cam = CameraPublisher(peer, PatternSource(160, 120).frames(), frame_id='cam0')
+    assert cam.wait_for_subscriber()
+    assert wait_until(lambda: node.mask_pub.subscription_count() == 1)
+    [stamp] = send_frames(cam, 1, node)
+    assert wait_until(lambda: raw['mask'] and raw['steering'] and raw['diagnostics'])
+    steer = store.deserialize_cdr(bytes(raw['steering'][0]),
+                                  'ackermann_msgs/msg/AckermannDriveStamped')
+    mask = store.deserialize_cdr(bytes(raw['mask'][0]), 'sensor_msgs/msg/Image')
+    diag = store.deserialize_cdr(bytes(raw['diagnostics'][-1]),
+                                 'diagnostic_msgs/msg/DiagnosticArray')
+    for msg in (steer, mask):
+        assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == stamp
+        assert msg.header.frame_id == 'cam0'
+    ours = deserialize(raw['steering'][0], AckermannDriveStamped)
+    assert steer.drive.steering_angle == ours.drive.steering_angle
+    assert abs(steer.drive.steering_angle) <= node.params.max_steering_angle
+    assert (mask.height, mask.width, mask.encoding, mask.step) == (120, 160, 'mono8', 160)
+    assert mask.data.shape == (120 * 160,)
+    assert diag.status[0].hardware_id == 'cpu'
+    assert {kv.key for kv in diag.status[0].values} >= {'frames_received', 'frames_dropped'}
