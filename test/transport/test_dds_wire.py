@@ -1,6 +1,7 @@
 """The DDS adapter on real Cyclone DDS over loopback: what a ROS 2 node would see on the wire."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable
 
@@ -165,19 +166,23 @@ def test_wire_identity_seen_by_a_plain_dds_participant(domain: int) -> None:
     assert bytes(sample.gid.data) == node.gid
     [entry] = sample.node_entities_info_seq
     assert (entry.node_namespace, entry.node_name) == ('/car', 'vbp')
-    assert [bytes(g.data) for g in entry.writer_gid_seq] == [pub.gid]
+    rosout = node._rosout.publisher.gid
+    assert sorted(bytes(g.data) for g in entry.writer_gid_seq) == sorted([pub.gid, rosout])
     assert [bytes(g.data) for g in entry.reader_gid_seq] == [sub.gid]
     node.close()
 
 
 def test_humble_discovery_uses_24_byte_gids(domain: int) -> None:
-    node = create_transport('cyclonedds', node_name='vbp', domain_id=domain, distro='humble')
-    pub = node.create_publisher('/x', Float32, DEFAULT)
-    info = node.discovery_info()
-    assert list(info.gid.data) == list(node.gid) + [0] * 8
-    assert list(info.node_entities_info_seq[0].writer_gid_seq[0].data) == \
-        list(pub.gid) + [0] * 8
-    node.close()
+    node = create_transport('cyclonedds', node_name='vbp', domain_id=domain, distro='humble',
+                            rosout=False)
+    try:
+        pub = node.create_publisher('/x', Float32, DEFAULT)
+        info = node.discovery_info()
+        assert list(info.gid.data) == list(node.gid) + [0] * 8
+        assert [list(g.data) for g in info.node_entities_info_seq[0].writer_gid_seq] == \
+            [list(pub.gid) + [0] * 8]
+    finally:
+        node.close()
 
 
 def test_remapping_and_node_rename(domain: int) -> None:
@@ -199,3 +204,23 @@ def test_ros_parameters_ignored_and_bad_domain_refused(domain: int, monkeypatch)
     monkeypatch.setenv('ROS_DOMAIN_ID', 'abc')
     with pytest.raises(TransportError, match='ROS_DOMAIN_ID'):
         DdsTransport('vbp')
+
+
+def test_logs_reach_rosout(domain: int) -> None:
+    node = DdsTransport('vbp', domain_id=domain)
+    node.logger.warning('camera %s is silent', '/cam')
+    spy = DomainParticipant(domain)
+    reader, info = matched_writer(
+        spy, 'rt/rosout', dds_types.Log_,
+        Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.History.KeepLast(1000),
+            Policy.Durability.TransientLocal))
+    assert info.type_name == 'rcl_interfaces::msg::dds_::Log_'
+    logs: list = []
+    assert wait_until(lambda: logs.extend(s for s in reader.take(N=100) if hasattr(s, 'msg'))
+                      or logs)
+    [log] = logs
+    assert (log.level, log.name, log.msg) == (30, 'vbp', 'camera /cam is silent')
+    assert log.function == 'test_logs_reach_rosout'
+    node.close()
+    assert not any(isinstance(h, logging.Handler) and h.__class__.__name__ == 'RosoutHandler'
+                   for h in node.logger.handlers)

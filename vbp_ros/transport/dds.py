@@ -41,7 +41,9 @@ from vbp_ros.transport.base import RawCallback
 from vbp_ros.transport.errors import TransportError
 from vbp_ros.transport.names import dds_topic_name, expand_topic, normalise_namespace
 from vbp_ros.transport.parameters import ParamSpec, resolve_values
-from vbp_ros.transport.qos import DISCOVERY_INFO, Durability, History, QosProfile, Reliability
+from vbp_ros.transport.qos import DISCOVERY_INFO, Durability, History, QosProfile, \
+    Reliability, ROSOUT
+from vbp_ros.transport.rosout import RosoutHandler
 from vbp_ros.transport.types import MsgType, resolve
 
 _ANY = SampleState.Any | ViewState.Any | InstanceState.Any
@@ -147,13 +149,14 @@ class DdsTransport:
         param_values: parameter values (from files and overrides), validated against the specs
             given to :meth:`declare_parameters`.
         logger: logger; default ``logging.getLogger('vbp_ros.<node>')``.
+        rosout: also publish the logger's records on ``/rosout`` (as ROS 2 nodes do).
     """
 
     def __init__(self, node_name: str = 'vbp', namespace: str = '/',
                  domain_id: int | None = None, distro: str = 'jazzy',
                  remaps: dict[str, str] | None = None,
                  param_values: dict[str, Any] | None = None,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, rosout: bool = True) -> None:
         if distro not in DISTROS:
             msg = f'distro {distro!r} is not one of {", ".join(DISTROS)}'
             raise TransportError(msg)
@@ -187,6 +190,11 @@ class DdsTransport:
         self._waitset.attach(self._guard)
         self._discovery_writer = self._make_discovery_writer()
         self._publish_discovery()
+        self._rosout: RosoutHandler | None = None
+        if rosout:
+            pub = self.create_publisher('/rosout', 'rcl_interfaces/msg/Log', ROSOUT)
+            self._rosout = RosoutHandler(pub, self.node_name)
+            self._logger.addHandler(self._rosout)
         self._dispatcher = threading.Thread(target=self._dispatch, name='dds-dispatch',
                                             daemon=True)
         self._dispatcher.start()
@@ -350,6 +358,8 @@ class DdsTransport:
         """Stop dispatching and delete the participant (and so every endpoint)."""
         if self._closed.is_set():
             return
+        if self._rosout is not None:
+            self._logger.removeHandler(self._rosout)
         self._closed.set()
         self._guard.set(True)
         if threading.current_thread() is not self._dispatcher:

@@ -135,6 +135,20 @@ class String_(IdlStruct, typename='std_msgs::msg::dds_::String_'):  # noqa: N801
 
 @final
 @dataclass
+class Log_(IdlStruct, typename='rcl_interfaces::msg::dds_::Log_'):  # noqa: N801
+    """rcl_interfaces/msg/Log (what nodes publish on /rosout)."""
+
+    stamp: Time_ = field(default_factory=Time_)
+    level: t.uint8 = 20
+    name: str = ''
+    msg: str = ''
+    file: str = ''
+    function: str = ''
+    line: t.uint32 = 0
+
+
+@final
+@dataclass
 class Gid_(IdlStruct, typename='rmw_dds_common::msg::dds_::Gid_'):  # noqa: N801
     """rmw_dds_common/msg/Gid, Iron and newer (16 bytes)."""
 
@@ -201,5 +215,6 @@ DDS_TYPES: dict[str, type[IdlStruct]] = {
     'diagnostic_msgs/msg/DiagnosticArray': DiagnosticArray_,
     'std_msgs/msg/Float32': Float32_,
     'std_msgs/msg/String': String_,
+    'rcl_interfaces/msg/Log': Log_,
     'rmw_dds_common/msg/ParticipantEntitiesInfo': ParticipantEntitiesInfo_,
 }

@@ -59,6 +59,8 @@ class QosProfile:
 SENSOR_DATA = QosProfile(Reliability.BEST_EFFORT, 5)
 #: the ROS default profile: RELIABLE, KEEP_LAST 10, VOLATILE.
 DEFAULT = QosProfile(Reliability.RELIABLE, 10)
+#: rcl's ``/rosout`` profile: RELIABLE, KEEP_LAST 1000, TRANSIENT_LOCAL.
+ROSOUT = QosProfile(Reliability.RELIABLE, 1000, Durability.TRANSIENT_LOCAL)
 #: what rmw uses for ``ros_discovery_info``: RELIABLE, KEEP_LAST 1, TRANSIENT_LOCAL.
 DISCOVERY_INFO = QosProfile(Reliability.RELIABLE, 1, Durability.TRANSIENT_LOCAL)
 

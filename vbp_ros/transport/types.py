@@ -25,6 +25,8 @@ TYPE_HASHES: dict[str, str] = {
         'RIHS01_7170d3d8f841f7be3172ce5f4f59f3a4d7f63b0447e8b33327601ad64d83d6e2',
     'std_msgs/msg/String':
         'RIHS01_df668c740482bbd48fb39d76a70dfd4bd59db1288021743503259e948f6b1a18',
+    'rcl_interfaces/msg/Log':
+        'RIHS01_e28ce254ca8abc06abf92773b74602cdbf116ed34fbaf294fb9f81da9f318eac',
     'rmw_dds_common/msg/ParticipantEntitiesInfo':
         'RIHS01_e725f4a506958c79f95dd693b965722c57b19cd18e7eff984f49561b93dc985d',
 }
