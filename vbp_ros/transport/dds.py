@@ -9,7 +9,11 @@ and on rmw_fastrtps_cpp, which matches on the type name) talk to this one:
 - writers: autodispose off, automatic liveliness with an infinite lease;
 - the ROS QoS profile mapped one to one (reliability, history depth, durability);
 - ``ros_discovery_info`` (reliable, keep last 1, transient local, with its own typehash) lists the
-  node and the GIDs (DDS GUIDs) of its readers and writers, so ``ros2 node list`` shows it.
+  node and the GIDs (DDS GUIDs) of its readers and writers, so ``ros2 node list`` shows it;
+- the node's log records go to ``/rosout`` (``rcl_interfaces/msg/Log``).
+
+Not provided: parameter services (``ros2 param`` cannot query this node; its parameters come
+from files and ``-p`` overrides at start-up) and ROS time (``use_sim_time`` is ignored).
 
 Samples are written and taken as CDR bytes through the binding's ``ddspy_write``/``ddspy_take``,
 bypassing the Python (de)serialiser: an image payload never becomes a list of ints.
