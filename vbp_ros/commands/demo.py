@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--rate', type=float, default=30.0, help='camera Hz (0: flood)')
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic', 'pattern', a video file or an image folder")
-    parser.add_argument('--out', default='vbp_demo', help='folder for overlay PNGs')
+    parser.add_argument('--out', default='demo-out', help='folder for overlay PNGs')
     parser.add_argument('--pngs', type=int, default=4, help='overlay PNGs to write')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--model', default='', help='model file; default: bundled model')

@@ -69,7 +69,7 @@ def _save_overlay(path: Path, rgb: np.ndarray, mask: np.ndarray) -> None:
 
 
 def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: float = 30.0,
-             source: str = 'synthetic', out_dir: str | Path | None = 'vbp_demo', pngs: int = 4,
+             source: str = 'synthetic', out_dir: str | Path | None = 'demo-out', pngs: int = 4,
              device: str = 'auto', model_path: str = '', domain_id: int | None = None,
              report: Callable[[str], None] | None = None) -> DemoSummary:
     """Run camera, node and viewer for ``duration`` seconds.
