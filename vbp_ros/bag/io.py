@@ -19,7 +19,7 @@ from pathlib import Path
 import shutil
 import struct
 import threading
-from typing import Any, TYPE_CHECKING
+from typing import Any, Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.mcap_fast import McapFile, Unsupported
@@ -110,11 +110,12 @@ class BagReader:
         """
         from rosbags.rosbag2 import Reader
 
+        errors = (BagError,) + self._errors
         try:
             target = self._storage_target()
             reader = Reader(target)
             reader.open()
-        except (BagError, *self._errors) as exc:
+        except errors as exc:
             if isinstance(exc, BagError) and not self.salvage:
                 raise
             if self.salvage:
@@ -186,7 +187,7 @@ class BagReader:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         """Close; exceptions propagate."""
         self.close()
         return False
@@ -382,10 +383,11 @@ class BagWriter:
             raise BagError(f'bag {self.path} is not open')
         if not msgdef or not rihs01:
             msgdef, rihs01 = definition(ros_type)
-        conn = self._writer.add_connection(topic, ros_type, msgdef=msgdef, rihs01=rihs01)
-        self._conns[topic] = conn
+        added: Connection = self._writer.add_connection(topic, ros_type, msgdef=msgdef,
+                                                        rihs01=rihs01)
+        self._conns[topic] = added
         self._counts[topic] = 0
-        return conn
+        return added
 
     def write(self, topic: str, ros_type: str, cdr: bytes | bytearray | memoryview,
               stamp_ns: int) -> None:
@@ -451,7 +453,7 @@ class BagWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         """Close; after an exception a staged bag is closed as incomplete. Never suppresses."""
         self.close(complete=exc_type is None)
         return False

@@ -584,5 +584,5 @@ def _mono8(msgs: Any, mask: np.ndarray, header: Any) -> Any:
     """Wrap ``mask`` in a mono8 Image without copying it."""
     h, w = mask.shape[:2]
     return msgs.Image(header=header, height=h, width=w, encoding='mono8', is_bigendian=0,
-                      step=w, data=memoryview(mask).cast('B') if mask.flags.c_contiguous
+                      step=w, data=mask.data.cast('B') if mask.flags.c_contiguous
                       else mask.tobytes())

@@ -12,7 +12,7 @@ from pathlib import Path
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.io import BagWriter
@@ -179,7 +179,7 @@ class BagRecorder:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         """Close; exceptions propagate."""
         self.close()
         return False

@@ -214,7 +214,7 @@ class _Review:
 
         if img.encoding == 'mono8' and img.step >= img.width:
             arr = np.frombuffer(img.data, np.uint8, count=img.step * img.height)
-            gray = arr.reshape(img.height, img.step)[:, :img.width]
+            gray: np.ndarray = arr.reshape(img.height, img.step)[:, :img.width]
         else:
             gray = cv2.cvtColor(decode_image(img), cv2.COLOR_RGB2GRAY)
         return cv2.resize(gray, _SMALL, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -226,7 +226,7 @@ class _Review:
 
         msgs = self.msgs
 
-        def decode(topic: str, data: bytes) -> tuple[Any, np.ndarray]:
+        def decode(topic: str, data: bytes | memoryview) -> tuple[Any, np.ndarray]:
             if self.topics[topic].ros_type == IMAGE:
                 msg = msgs.deserialize(data, msgs.Image)
                 if msg.encoding == 'mono8':

@@ -38,7 +38,7 @@ def typestore() -> Typestore:
         msgs = None
     factory = getattr(msgs, 'typestore', None) or getattr(msgs, 'get_typestore', None)
     if callable(factory):
-        store = factory()
+        store: Typestore = factory()
         if 'ackermann_msgs/msg/AckermannDriveStamped' in store.fielddefs:
             return store
     from rosbags.typesys import get_types_from_msg, get_typestore, Stores

@@ -5,7 +5,7 @@ from fractions import Fraction
 import logging
 import os
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import Any, Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 
@@ -52,11 +52,12 @@ class Mp4Writer:
         except ImportError:
             raise BagError('writing MP4 needs PyAV: pip install av') from None
         self._av: Any = av
+        self._container: Any = None
         try:
             self._container = av.open(str(self._tmp), mode='w')
             codec = 'libx264' if 'libx264' in av.codecs_available else 'h264'
-            stream = self._container.add_stream(codec,
-                                                rate=Fraction(fps).limit_denominator(1001))
+            rate = Fraction(fps).limit_denominator(1001)
+            stream: Any = self._container.add_stream(codec, rate=rate)
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise BagError(f'cannot create video {self.path}: {exc}') from None
         stream.width, stream.height = self.width, self.height
@@ -107,7 +108,7 @@ class Mp4Writer:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         """Close, or abort after an exception (which propagates)."""
         if exc_type is None:
             self.close()
