@@ -113,3 +113,21 @@ def test_write_failure_is_reported(tmp_path: Path) -> None:
         rec.close()
     with Reader(tmp_path / 'rec') as r:  # still a finished, readable bag
         assert r.message_count == 0
+
+
+def test_program_exiting_without_close_leaves_a_finished_bag(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    repo = Path(__file__).resolve().parents[2]
+    script = (
+        'from vbp_ros.bag import BagRecorder\n'
+        'from vbp_ros.msgs import Float32, serialize\n'
+        f'rec = BagRecorder({str(tmp_path / "rec")!r})\n'
+        'for i in range(20):\n'
+        '    rec("/a", "std_msgs/msg/Float32", serialize(Float32(float(i))), i)\n')
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    subprocess.run([sys.executable, '-c', script], env=env, check=True, timeout=60)
+    got = _read_all(tmp_path / 'rec')
+    assert [typestore().deserialize_cdr(d, FLOAT).data for _, d in got['/a']] == \
+        [float(i) for i in range(20)]

@@ -7,6 +7,7 @@ dropped: when the queue holds ``max_queue_bytes`` the caller waits.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 from pathlib import Path
 import queue
@@ -84,6 +85,8 @@ class BagRecorder:
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name='vbp-bag-recorder', daemon=True)
         self._thread.start()
+        # A program that exits without close() still gets a finished, readable bag.
+        atexit.register(self._close_at_exit)
         self._opened.wait()
         if self._error is not None:
             self._thread.join()
@@ -156,6 +159,12 @@ class BagRecorder:
                     self._pending -= len(data)
                     self._room.notify_all()
 
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except BagError as exc:
+            LOG.error('%s', exc)
+
     def close(self) -> Path:
         """Write what is queued, finish the bag and return its path; idempotent.
 
@@ -164,6 +173,7 @@ class BagRecorder:
         """
         with self._close_lock:
             if not self._closed:
+                atexit.unregister(self._close_at_exit)
                 with self._room:
                     self._closed = True
                     self._queue.put(_STOP)
