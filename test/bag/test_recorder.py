@@ -131,3 +131,37 @@ def test_program_exiting_without_close_leaves_a_finished_bag(tmp_path: Path) -> 
     got = _read_all(tmp_path / 'rec')
     assert [typestore().deserialize_cdr(d, FLOAT).data for _, d in got['/a']] == \
         [float(i) for i in range(20)]
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_killed_recording_keeps_what_was_written(tmp_path: Path, storage: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from vbp_ros.bag import BagReader
+    repo = Path(__file__).resolve().parents[2]
+    script = (
+        'import sys, time\n'
+        'from vbp_ros.bag import BagRecorder\n'
+        'from vbp_ros.msgs import Float32, serialize\n'
+        f'rec = BagRecorder({str(tmp_path / "rec")!r}, storage={storage!r})\n'
+        'for i in range(100000):\n'
+        '    rec("/a", "std_msgs/msg/Float32", serialize(Float32(float(i))), i)\n'
+        '    if i == 300:\n'
+        '        print("recording", flush=True)\n'
+        '    time.sleep(0.001)\n')
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, '-c', script], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None and 'recording' in proc.stdout.readline()
+        time.sleep(2.5)  # > 1 s: sqlite3 commits about once a second
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    with BagReader(tmp_path / 'rec', salvage=storage == 'mcap') as r:
+        values = [typestore().deserialize_cdr(bytes(d), FLOAT).data for _, _, d in r.messages()]
+    assert len(values) > 300
+    assert values == [float(i) for i in range(len(values))]  # a prefix, nothing skipped

@@ -17,8 +17,10 @@ import logging
 import os
 from pathlib import Path
 import shutil
+import sqlite3
 import struct
 import threading
+import time
 from typing import Any, Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
@@ -49,7 +51,6 @@ def _read_errors() -> tuple[type[BaseException], ...]:
         errors.append(apsw.Error)
     except ImportError:  # pragma: no cover - rosbags always ships it
         pass
-    import sqlite3
     errors.append(sqlite3.Error)
     return tuple(errors)
 
@@ -316,6 +317,7 @@ class BagWriter:
         self._counts: dict[str, int] = {}
         self._custom: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
 
     @property
     def incomplete_path(self) -> Path:
@@ -409,6 +411,36 @@ class BagWriter:
             except OSError as exc:
                 raise BagError(f'cannot write to bag {self.path}: {exc}') from None
             self._counts[topic] += 1
+            self._flush_now_and_then()
+
+    def _flush_now_and_then(self) -> None:
+        """Put what was written on disk about once a second, so a crash loses at most that.
+
+        Both storages otherwise hold data back: sqlite3 keeps one transaction until closed, and
+        MCAP keeps messages in memory until a chunk reaches 1 MiB (minutes of steering
+        messages). Committed sqlite3 and flushed MCAP chunks of a bag whose process died are
+        read by :class:`BagReader` (MCAP with ``salvage=True``).
+        """
+        now = time.monotonic()
+        if now - self._last_flush < 1.0:
+            return
+        self._last_flush = now
+        storage = getattr(self._writer, 'storage', None)
+        try:
+            if self.storage == 'sqlite3':
+                commit = getattr(getattr(storage, 'conn', None), 'commit', None)
+                if callable(commit):
+                    commit()
+                return
+            chunk = getattr(storage, 'chunk', None)
+            close_chunk = getattr(storage, 'close_chunk', None)
+            if chunk is not None and callable(close_chunk) and chunk.bio.tell():
+                close_chunk()
+            bio = getattr(storage, 'bio', None)
+            if bio is not None:
+                bio.flush()
+        except (OSError, sqlite3.Error) as exc:
+            raise BagError(f'cannot write to bag {self.path}: {exc}') from None
 
     def close(self, complete: bool = True) -> Path | None:
         """Finish the bag so it is readable; idempotent.
