@@ -158,7 +158,7 @@ class ProcessReport:
 class _Frame:
     stamp: int          # bag time (ns)
     header: Any         # vbp_ros.msgs.Header of the camera message
-    rgb: np.ndarray
+    rgb: np.ndarray | None
 
 
 @dataclass
@@ -539,6 +539,9 @@ class _Run:
                     for res in batch.results:
                         for key, sec in (getattr(res, 'timings', None) or {}).items():
                             self.timer.add(f'infer.{key}', sec)
+                    if not self.opts.overlay:  # only overlays need the frames from here on
+                        for f in batch.frames:
+                            f.rgb = None
                 while not _put_checked(self.to_write, batch, writer):
                     pass
                 done += len(batch.frames)
