@@ -1,6 +1,8 @@
 """Mask visualisation: colour maps and heat-map overlays (OpenCV, uint8 in and out)."""
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -34,8 +36,11 @@ def colorize(mask: np.ndarray, colormap: str = 'jet') -> np.ndarray:
     return cv2.cvtColor(m, cv2.COLOR_GRAY2BGR) if code is None else cv2.applyColorMap(m, code)
 
 
+_scratch = threading.local()  # per-thread heat-map buffer: fresh 720p buffers cost page faults
+
+
 def overlay(rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.5,
-            colormap: str = 'jet') -> np.ndarray:
+            colormap: str = 'jet', out: np.ndarray | None = None) -> np.ndarray:
     """Blend the heat map of ``mask`` over an RGB frame; returns BGR uint8 (ROS bgr8).
 
     Args:
@@ -43,10 +48,22 @@ def overlay(rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.5,
         mask: HxW mask at the frame's size (uint8, or float in [0, 1]).
         alpha: weight of the heat map (0 = frame only, 1 = heat map only).
         colormap: one of :data:`COLORMAPS`.
+        out: optional HxWx3 uint8 array to write the result into (saves an allocation).
     """
     if not 0.0 <= alpha <= 1.0:
         raise InputError(f'alpha {alpha} must be within [0, 1]')
     if rgb.shape[:2] != mask.shape[:2]:
         raise InputError(f'mask {mask.shape[:2]} and frame {rgb.shape[:2]} differ in size')
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return cv2.addWeighted(colorize(mask, colormap), alpha, bgr, 1.0 - alpha, 0.0)
+    if colormap not in COLORMAPS:
+        raise InputError(f'colour map {colormap!r} is not one of {sorted(COLORMAPS)}')
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=out)
+    heat = getattr(_scratch, 'heat', None)
+    if heat is None or heat.shape != bgr.shape:
+        heat = _scratch.heat = np.empty_like(bgr)
+    m = mask_to_uint8(mask)
+    code = COLORMAPS[colormap]
+    if code is None:
+        cv2.cvtColor(m, cv2.COLOR_GRAY2BGR, dst=heat)
+    else:
+        cv2.applyColorMap(m, code, dst=heat)
+    return cv2.addWeighted(heat, alpha, bgr, 1.0 - alpha, 0.0, dst=bgr)
