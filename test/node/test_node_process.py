@@ -54,9 +54,11 @@ def stop_node(proc: subprocess.Popen) -> str:
     return out
 
 
-def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: Path) -> None:
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: Path,
+                                 storage: str) -> None:
     bag = tmp_path / 'drive'
-    proc = start_node(domain, model_path, '--record', str(bag))
+    proc = start_node(domain, model_path, '--record', str(bag), '--record-storage', storage)
     try:
         listener = OutputListener(peer, kinds=('steering', 'mask', 'diagnostics'))
         cam = CameraPublisher(peer, PatternSource(640, 480).frames())
@@ -84,6 +86,7 @@ def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: P
             counts[topic] = counts.get(topic, 0) + 1
     assert {'/camera/image_raw', '/vbp/steering', '/vbp/mask'} <= topics
     assert counts['/camera/image_raw'] == 8 and counts['/vbp/mask'] == 8
+    assert list(bag.glob('*.db3' if storage == 'sqlite3' else '*.mcap'))
 
 
 def test_flood_bounded_latency_drops_counted_no_memory_growth(domain: int, model_path: str,

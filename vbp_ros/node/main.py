@@ -50,6 +50,8 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help='parameter override (value read as YAML); repeatable')
     parser.add_argument('--record', metavar='DIR', default=None,
                         help='record camera and all outputs into a rosbag2 bag in DIR')
+    parser.add_argument('--record-storage', choices=['mcap', 'sqlite3'], default='mcap',
+                        help='storage format of the --record bag (default %(default)s)')
     parser.add_argument('--duration', type=float, default=None,
                         help='stop after this many seconds (default: run until Ctrl-C)')
     parser.add_argument('--list-params', action='store_true',
@@ -120,7 +122,7 @@ def run_node(args: argparse.Namespace) -> int:
     try:
         if args.record:
             from vbp_ros.bag.recorder import BagRecorder
-            recorder = BagRecorder(args.record)
+            recorder = BagRecorder(args.record, storage=args.record_storage)
             transport.logger.info('recording into %s', recorder.path)
         node = VbpNode(transport, observers=[recorder] if recorder else None)
         stop = threading.Event()
