@@ -137,9 +137,19 @@ NETS = {'plain': (_net_plain, (3, 40, 52)),
         'custom_forward': (_net_custom, (1, 33, 50))}
 
 
+@pytest.fixture(params=['all_threads', 'one_thread'])
+def threads(request: pytest.FixtureRequest):
+    """Both CPU code paths: batch 1 on one thread runs the chain in NumPy."""
+    before = torch.get_num_threads()
+    if request.param == 'one_thread':
+        torch.set_num_threads(1)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize('name', sorted(NETS))
 @pytest.mark.parametrize('batch', [1, 3])
-def test_matches_reference(name: str, batch: int) -> None:
+def test_matches_reference(name: str, batch: int, threads: str) -> None:
     build, shape = NETS[name]
     net, stages = build()
     net.eval()
@@ -157,7 +167,7 @@ def test_matches_reference(name: str, batch: int) -> None:
     assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
 
 
-def test_pilotnet_matches_reference() -> None:
+def test_pilotnet_matches_reference(threads: str) -> None:
     torch.manual_seed(4)
     net = PilotNet().eval()
     convs = [m for m in net if isinstance(m, nn.Conv2d)]
@@ -195,7 +205,7 @@ def test_mask_peaks_on_bright_square() -> None:
     assert inside > 5 * outside / (48 * 64 - 64)
 
 
-def test_batch_equals_singles() -> None:
+def test_batch_equals_singles(threads: str) -> None:
     net = PilotNet().eval()
     vbp = VisualBackProp(net)
     x = torch.randn(5, 3, 66, 200)

@@ -180,9 +180,12 @@ class VisualBackProp:
     @staticmethod
     def _combine(output: torch.Tensor, maps: list[torch.Tensor], plan: _Plan,
                  intermediates: bool) -> VbpResult:
-        if plan.numpy_steps is not None and not intermediates:
-            # CPU: the same arithmetic on NumPy views of the maps. These matrices are tiny, so
-            # per-call overhead dominates, and NumPy's is a fraction of PyTorch's.
+        if (plan.numpy_steps is not None and not intermediates and maps[0].shape[0] == 1
+                and torch.get_num_threads() == 1):
+            # Batch 1 on one CPU thread (the node's case): the same arithmetic on NumPy views
+            # of the maps. These matrices are tiny, so per-call overhead dominates, and NumPy's
+            # is a fraction of PyTorch's. Not with more torch threads or larger batches: there
+            # NumPy's BLAS threads would compete with PyTorch's spinning ones.
             arr = upsample_chain([m.numpy() for m in maps], plan.numpy_steps)
             return VbpResult(output, torch.from_numpy(_normalise_numpy(arr)))
         inter: list[torch.Tensor] | None = [] if intermediates else None
