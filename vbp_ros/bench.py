@@ -119,8 +119,12 @@ def report(rows: list[dict]) -> str:
         if 'lrp' in m and 'forward+vbp' in m:
             vbp_extra = m['forward+vbp']['ms'] - m['forward']['ms']
             lrp_extra = m['lrp']['ms'] - m['forward']['ms']
-            ratio = lrp_extra / vbp_extra if vbp_extra > 0 else float('inf')
-            lines.append(f'{key}: LRP extra cost / VBP extra cost = {ratio:.0f}x')
+            if vbp_extra > 0:
+                lines.append(f'{key}: LRP extra cost / VBP extra cost = '
+                             f'{lrp_extra / vbp_extra:.0f}x')
+            else:
+                lines.append(f'{key}: VBP extra cost below the noise of the forward pass; '
+                             f'LRP extra cost {lrp_extra:.2f} ms')
     return '\n'.join(lines)
 
 
