@@ -348,3 +348,13 @@ def test_unseen_functional_activation_warns(caplog: pytest.LogCaptureFixture) ->
 def test_layer_names() -> None:
     vbp = VisualBackProp(_CustomForward())
     assert vbp.layer_names(torch.randn(1, 1, 33, 50)) == ['stem.1', 'body.1']
+
+
+def test_channels_last_same_mask() -> None:
+    net = PilotNet().eval()
+    x = torch.randn(2, 3, 66, 200)
+    out, mask = VisualBackProp(net)(x)
+    net_cl = net.to(memory_format=torch.channels_last)
+    out_cl, mask_cl = VisualBackProp(net_cl)(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(out, out_cl, atol=1e-5)
+    assert torch.allclose(mask, mask_cl, atol=1e-5)
