@@ -75,7 +75,7 @@ def _time_interleaved(fns: dict[str, Callable[[], object]], rounds: int, sync: b
 
 def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] | None = None,
         threads: list[int] | None = None, methods: list[str] | None = None, rounds: int = 200,
-        budget_s: float = 20.0, graphs: bool = True) -> list[dict]:
+        budget_s: float = 20.0, graphs: bool = True, channels_last: bool = False) -> list[dict]:
     """Run every configuration; return one row per (config, method)."""
     dev = torch.device(device)
     sizes = sizes or list(SIZES)
@@ -90,6 +90,9 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
                 torch.manual_seed(0)
                 model = PilotNet(in_size=SIZES[size]).to(dev).eval()
                 x = torch.randn(batch, 3, *SIZES[size], device=dev)
+                if channels_last:  # the layout the node's pipeline runs in
+                    model = model.to(memory_format=torch.channels_last)
+                    x = x.contiguous(memory_format=torch.channels_last)
                 # no_grad, not inference_mode: the gradient baselines re-enable autograd.
                 with torch.no_grad():
                     fns = _methods(model, x, methods, graphs and dev.type == 'cuda')
@@ -98,6 +101,7 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
                 for name, t in med.items():
                     base = med['forward[graph]'] if name.endswith('[graph]') else fwd
                     rows.append({'device': str(dev), 'threads': n_threads, 'size': size,
+                                 'layout': 'channels_last' if channels_last else 'nchw',
                                  'batch': batch, 'method': name, 'ms': t * 1e3,
                                  'ratio_to_forward': t / base,
                                  'extra_vs_forward': (t - base) / base})
@@ -147,6 +151,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--rounds', type=int, default=200)
     p.add_argument('--budget', type=float, default=20.0, help='max seconds per configuration')
     p.add_argument('--no-graphs', action='store_true', help='skip CUDA graph variants')
+    p.add_argument('--channels-last', action='store_true',
+                   help='model and input in channels_last (as the node runs them)')
     p.add_argument('--json', help='also write the rows to this JSON file')
 
 
@@ -156,7 +162,7 @@ def run_args(args: argparse.Namespace) -> int:
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,
-               args.budget, not args.no_graphs)
+               args.budget, not args.no_graphs, args.channels_last)
     print(report(rows))
     if args.json:
         meta = {'torch': torch.__version__, 'python': platform.python_version(),
