@@ -2,7 +2,8 @@
 
 Optional parts: ``rviz:=true`` opens rviz2 on camera, mask and overlay (best-effort
 subscriptions, matching the node's sensor-data QoS); ``record:=true`` records camera,
-steering, mask and diagnostics with ``ros2 bag record`` (MCAP); ``demo:=true`` starts the
+steering, mask, overlay and diagnostics with ``ros2 bag record`` (MCAP; recording the overlay
+makes the node compute it); ``demo:=true`` starts the
 synthetic camera, so nothing else is needed.
 
 Examples::
@@ -41,7 +42,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('rviz', default_value='false', choices=BOOL,
                               description='start rviz2 showing camera, mask and overlay'),
         DeclareLaunchArgument('record', default_value='false', choices=BOOL,
-                              description='ros2 bag record camera, steering, mask, diagnostics'),
+                              description='ros2 bag record camera, steering, mask, overlay, diagnostics'),
         DeclareLaunchArgument('demo', default_value='false', choices=BOOL,
                               description='start the synthetic camera on camera_topic'),
     ]
@@ -65,6 +66,6 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(LaunchConfiguration('rviz')))
     record = ExecuteProcess(
         cmd=['ros2', 'bag', 'record', '-s', 'mcap', camera_topic, '/vbp/steering', '/vbp/mask',
-             '/diagnostics'],
+             '/vbp/overlay', '/diagnostics'],
         output='screen', condition=IfCondition(LaunchConfiguration('record')))
     return LaunchDescription([*args, node, camera, rviz, record])
