@@ -42,7 +42,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('rviz', default_value='false', choices=BOOL,
                               description='start rviz2 showing camera, mask and overlay'),
         DeclareLaunchArgument('record', default_value='false', choices=BOOL,
-                              description='ros2 bag record camera, steering, mask, overlay, diagnostics'),
+                              description='ros2 bag record camera, steering, mask, overlay '
+                                          'and diagnostics'),
         DeclareLaunchArgument('demo', default_value='false', choices=BOOL,
                               description='start the synthetic camera on camera_topic'),
     ]
