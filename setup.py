@@ -33,6 +33,7 @@ setup(
         'dds': ['cyclonedds>=0.10.5'],
         'eval': ['captum>=0.7', 'matplotlib>=3.5'],
         'video': ['av>=11'],
+        'train': ['tensorboard>=2.10'],
         'test': ['pytest>=7', 'psutil>=5.9'],
     },
     zip_safe=True,
