@@ -1,5 +1,10 @@
-"""Shared fixtures: a seeded RNG, a tiny steering CNN and a synthetic road-like image."""
+"""Shared fixtures: a seeded RNG, a tiny steering CNN, a synthetic road-like image, and a fresh
+loopback-only DDS domain per test."""
 from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,3 +41,20 @@ def road_image(rng: np.random.Generator) -> np.ndarray:
         img[y, 320 + half - 6:320 + half] = 255
     noise = rng.integers(-8, 8, img.shape)
     return np.clip(img.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+LOOPBACK = Path(__file__).resolve().parent / 'cyclonedds-loopback.xml'
+# One DDS domain per test from 10..99 (0..101 are safe here; 100..101 are left to single
+# tests). The start depends on the process id so that two test runs on one machine rarely
+# share a domain.
+_SPAN = range(10, 100)
+_DOMAINS = itertools.islice(itertools.cycle(_SPAN), os.getpid() % len(_SPAN), None)
+
+
+@pytest.fixture
+def domain(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A fresh DDS domain bound to loopback (CYCLONEDDS_URI, ROS_DOMAIN_ID); returns its id."""
+    dom = next(_DOMAINS)
+    monkeypatch.setenv('CYCLONEDDS_URI', LOOPBACK.as_uri())
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(dom))
+    return dom

@@ -1,11 +1,8 @@
-"""Fixtures for the node tests.
-
-DDS on loopback with a unique domain per test, a model file, and an in-process node with a
-camera and an output listener on a second participant.
+"""Fixtures for the node tests: a model file, and an in-process node with a camera and an
+output listener on a second participant (the loopback DDS `domain` is in test/conftest.py).
 """
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -13,21 +10,6 @@ from typing import Any, Callable, Iterator
 import pytest
 
 pytest.importorskip('cyclonedds')
-
-LOOPBACK = Path(__file__).resolve().parent.parent / 'cyclonedds-loopback.xml'
-# Domains 50..99 (transport tests use 10..49, bag 100..101); 0..101 are safe. The start
-# depends on the process id so that two test runs on one machine rarely share a domain.
-_SPAN = range(50, 100)
-_DOMAINS = itertools.islice(itertools.cycle(_SPAN), os.getpid() % len(_SPAN), None)
-
-
-@pytest.fixture
-def domain(monkeypatch: pytest.MonkeyPatch) -> int:
-    """A fresh DDS domain bound to loopback; returns its id."""
-    dom = next(_DOMAINS)
-    monkeypatch.setenv('CYCLONEDDS_URI', LOOPBACK.as_uri())
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(dom))
-    return dom
 
 
 @pytest.fixture(scope='session')
