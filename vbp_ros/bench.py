@@ -80,7 +80,8 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
     dev = torch.device(device)
     sizes = sizes or list(SIZES)
     batches = batches or [1, 8]
-    threads = threads or ([1, os.cpu_count() or 1] if dev.type == 'cpu' else [torch.get_num_threads()])
+    threads = threads or ([1, os.cpu_count() or 1] if dev.type == 'cpu'
+                          else [torch.get_num_threads()])
     methods = ['gradient', 'gradcam', 'lrp'] if methods is None else methods
     rows = []
     for n_threads in dict.fromkeys(threads):

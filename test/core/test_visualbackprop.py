@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from vbp_ros import InputError, ModelError, PilotNet, VisualBackProp
 
@@ -229,10 +229,9 @@ def test_constant_mask_is_zero_not_nan() -> None:
 def test_intermediates() -> None:
     net = PilotNet().eval()
     res = VisualBackProp(net).explain(torch.randn(2, 3, 66, 200), intermediates=True)
-    assert [tuple(a.shape[1:]) for a in res.averaged] == [(31, 98), (14, 47), (5, 22), (3, 20),
-                                                         (1, 18)]
-    assert [tuple(a.shape[1:]) for a in res.intermediate] == [(66, 200), (31, 98), (14, 47),
-                                                             (5, 22), (3, 20)]
+    maps = [(31, 98), (14, 47), (5, 22), (3, 20), (1, 18)]
+    assert [tuple(a.shape[1:]) for a in res.averaged] == maps
+    assert [tuple(a.shape[1:]) for a in res.intermediate] == [(66, 200)] + maps[:-1]
     # averaged maps are channel means of post-ReLU maps: non-negative
     assert all((a >= 0).all() for a in res.averaged)
 

@@ -3,8 +3,6 @@ output listener on a second participant (the loopback DDS `domain` is in test/co
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest

@@ -8,8 +8,8 @@ activation is a functional call inside a custom ``forward``.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
+import logging
 from typing import Literal
 
 import torch
