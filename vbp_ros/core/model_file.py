@@ -21,7 +21,7 @@ from vbp_ros.errors import ModelError
 from vbp_ros.pipeline.preprocess import Preprocess
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {'pilotnet': PilotNet}
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / 'models' / 'pilotnet_synthetic.safetensors'
+BUNDLED_MODEL = Path(__file__).resolve().parents[1] / 'models' / 'pilotnet_synthetic.safetensors'
 METADATA_KEY = 'vbp_ros'
 
 
