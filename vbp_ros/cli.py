@@ -16,7 +16,7 @@ from vbp_ros.errors import VbpError
 COMMANDS: dict[str, tuple[str, str]] = {
     'demo': ('vbp_ros.commands.demo', 'synthetic camera -> node -> masks, all in one (main job)'),
     'bench': ('vbp_ros.commands.bench', 'time forward, VisualBackProp and the comparison methods'),
-    'mask': ('vbp_ros.commands.mask', 'VisualBackProp mask of one image file'),
+    'mask': ('vbp_ros.commands.mask', 'attribution masks of image files as overlay PNGs'),
     'train': ('vbp_ros.commands.train', 'train a steering model with VBP snapshots per epoch'),
     'evaluate': ('vbp_ros.commands.evaluate', 'measure mask quality of VBP vs other methods'),
     'node': ('vbp_ros.commands.node', 'run the node over ROS 2 wire-compatible DDS (no ROS)'),
@@ -29,7 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """Build the parser; only the chosen subcommand's module is imported."""
-    parser = argparse.ArgumentParser(prog='vbp-ros', description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog='vbp-ros', description='Steering CNN with VisualBackProp masks: the node without '
+        'ROS, bag tools, training, evaluation and benchmarks.')
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     chosen = next((a for a in argv if a in COMMANDS), None)

@@ -1,0 +1,37 @@
+"""`vbp-ros` front end: subcommands load lazily, errors become exit code 2 with a message."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vbp_ros.cli import COMMANDS, main
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture) -> None:
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            main([name, '--help'])
+        assert exc.value.code == 0
+        assert 'usage: vbp-ros' in capsys.readouterr().out
+
+
+def test_mask_command_writes_overlays(tmp_path: Path, road_image: np.ndarray,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    image = tmp_path / 'road.png'
+    cv2.imwrite(str(image), cv2.cvtColor(road_image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / 'masks'
+    with caplog.at_level('INFO'):
+        assert main(['mask', str(image), '--out', str(out), '--method', 'vbp']) == 0
+    png = cv2.imread(str(out / 'road_vbp.png'))
+    assert png is not None and png.shape == road_image.shape
+    assert 'curvature' in caplog.text
+
+
+def test_errors_are_reported_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert main(['mask', str(tmp_path / 'missing.png'), '--out', str(tmp_path)]) == 2
+    assert 'cannot read image' in caplog.text
+    assert main(['mask', str(tmp_path / 'x.png'), '--model', str(tmp_path / 'no.safetensors')]) == 2
+    assert 'model file not found' in caplog.text
