@@ -349,9 +349,10 @@ def test_layer_names() -> None:
     assert vbp.layer_names(torch.randn(1, 1, 33, 50)) == ['stem.1', 'body.1']
 
 
-def test_channels_last_same_mask() -> None:
+@pytest.mark.parametrize('batch', [1, 2])
+def test_channels_last_same_mask(batch: int, threads: str) -> None:
     net = PilotNet().eval()
-    x = torch.randn(2, 3, 66, 200)
+    x = torch.randn(batch, 3, 66, 200)
     out, mask = VisualBackProp(net)(x)
     net_cl = net.to(memory_format=torch.channels_last)
     out_cl, mask_cl = VisualBackProp(net_cl)(x.contiguous(memory_format=torch.channels_last))
