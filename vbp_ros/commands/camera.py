@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 
-from vbp_ros.node.main import add_middleware_arguments, make_transport
+from vbp_ros.node.main import add_middleware_arguments, make_transport, stop_on_sigterm
 
 LOG = logging.getLogger('vbp_ros.camera')
 
@@ -44,9 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from vbp_ros.node.sources import open_source
     source = open_source(args.source, args.width, args.height, args.rate or 30.0, args.seed)
     transport = make_transport(args)
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_sigterm()
     try:
         cam = CameraPublisher(transport, source.frames(), args.topic, args.rate, args.encoding,
                               args.frame_id, args.reliability)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 
 from vbp_ros.node.listener import OutputListener, OUTPUTS, Received
-from vbp_ros.node.main import add_middleware_arguments, make_transport
+from vbp_ros.node.main import (add_middleware_arguments, make_transport, spin_until_stopped,
+                               stop_on_sigterm)
 
 LOG = logging.getLogger('vbp_ros.echo')
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         LOG.error('unknown outputs %s (choose from %s)', unknown, ', '.join(OUTPUTS))
         return 2
     transport = make_transport(args)
-    stop = threading.Event()
+    stop = stop_on_sigterm()
     total = [0]
     lock = threading.Lock()
 
@@ -69,18 +69,9 @@ def run(args: argparse.Namespace) -> int:
             if args.count is not None and total[0] >= args.count:
                 stop.set()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         OutputListener(transport, args.node, kinds, args.reliability, keep=1, callback=show)
-        if args.duration:
-            timer = threading.Timer(args.duration, stop.set)
-            timer.daemon = True
-            timer.start()
-        try:
-            transport.spin(stop)
-        except KeyboardInterrupt:
-            pass
+        spin_until_stopped(transport, stop, args.duration)
     finally:
         transport.close()
     return 0

@@ -103,6 +103,27 @@ def make_transport(args: argparse.Namespace) -> Any:
                             param_values=values)
 
 
+def stop_on_sigterm() -> threading.Event:
+    """An event that SIGTERM sets (when called from the main thread), to end a spin loop."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def spin_until_stopped(transport: Any, stop: threading.Event,
+                       duration: float | None = None) -> None:
+    """Spin ``transport`` until ``stop`` is set, ``duration`` seconds pass, or Ctrl-C."""
+    if duration:
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True
+        timer.start()
+    try:
+        transport.spin(stop)
+    except KeyboardInterrupt:
+        pass
+
+
 def run_node(args: argparse.Namespace) -> int:
     """Run the node until Ctrl-C, SIGTERM or ``--duration``.
 
@@ -125,17 +146,7 @@ def run_node(args: argparse.Namespace) -> int:
             recorder = BagRecorder(args.record, storage=args.record_storage)
             transport.logger.info('recording into %s', recorder.path)
         node = VbpNode(transport, observers=[recorder] if recorder else None)
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        if args.duration:
-            timer = threading.Timer(args.duration, stop.set)
-            timer.daemon = True
-            timer.start()
-        try:
-            transport.spin(stop)
-        except KeyboardInterrupt:
-            pass
+        spin_until_stopped(transport, stop_on_sigterm(), args.duration)
     finally:
         if node is not None:
             node.stop()
