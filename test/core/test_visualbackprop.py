@@ -8,6 +8,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from vbp_ros import InputError, ModelError, PilotNet, VisualBackProp
+from vbp_ros.core import box_upsample
 
 
 def reference_vbp(x: torch.Tensor, stages: list[tuple[nn.Module, nn.Module | None]],
@@ -147,9 +148,17 @@ def threads(request: pytest.FixtureRequest):
     torch.set_num_threads(before)
 
 
+@pytest.fixture(params=['dense', 'banded'])
+def upsampling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of upsampling large maps: dense matrix products or strided slice-adds."""
+    if request.param == 'banded':
+        monkeypatch.setattr(box_upsample, 'BANDED_ABOVE', 0)
+    return request.param
+
+
 @pytest.mark.parametrize('name', sorted(NETS))
 @pytest.mark.parametrize('batch', [1, 3])
-def test_matches_reference(name: str, batch: int, threads: str) -> None:
+def test_matches_reference(name: str, batch: int, threads: str, upsampling: str) -> None:
     build, shape = NETS[name]
     net, stages = build()
     net.eval()
@@ -167,7 +176,7 @@ def test_matches_reference(name: str, batch: int, threads: str) -> None:
     assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
 
 
-def test_pilotnet_matches_reference(threads: str) -> None:
+def test_pilotnet_matches_reference(threads: str, upsampling: str) -> None:
     torch.manual_seed(4)
     net = PilotNet().eval()
     convs = [m for m in net if isinstance(m, nn.Conv2d)]

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,6 +65,70 @@ def compose(steps: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
 # Below this many multiply-adds per image, one Kronecker product matrix is cheaper than two
 # separable products (fewer kernel launches); above it the dense matrix grows too large.
 KRON_LIMIT = 200_000
+# Above this many multiply-adds per image, the dense products (which grow with the square of
+# the image side) lose to strided slice-adds of the kernel taps (which grow with its area).
+BANDED_ABOVE = 4_000_000
+
+
+@dataclass(frozen=True)
+class Band:
+    """A footprint matrix as a strided kernel: ``A[j*stride - offset + t, j] = weights[t]``.
+
+    Every conv or pooling layer, and every chain of them, has this shape (clipped at the
+    borders); applying it costs len(weights) slice-adds instead of a dense matrix product.
+    """
+
+    stride: int
+    offset: int
+    weights: tuple[float, ...]
+
+    @classmethod
+    def from_matrix(cls, a: torch.Tensor) -> Band | None:
+        """The band of footprint matrix ``a`` (n_in × n_out), or None if it has none."""
+        n_in, n_out = a.shape
+        if n_out < 2:
+            return None
+        j = (n_out - 1) // 2
+        rows = [torch.nonzero(a[:, c]).flatten() for c in (j, j + 1)]
+        if not len(rows[0]) or not len(rows[1]):
+            return None
+        first, last = int(rows[0][0]), int(rows[0][-1])
+        band = cls(int(rows[1][0]) - first, j * (int(rows[1][0]) - first) - first,
+                   tuple(float(v) for v in a[first:last + 1, j]))
+        return band if band.stride > 0 and torch.equal(band.matrix(n_in, n_out), a) else None
+
+    def matrix(self, n_in: int, n_out: int) -> torch.Tensor:
+        """The dense footprint matrix this band stands for (float64)."""
+        a = torch.zeros(n_in, n_out, dtype=torch.float64)
+        for t, v in enumerate(self.weights):
+            for j in range(n_out):
+                i = j * self.stride - self.offset + t
+                if 0 <= i < n_in:
+                    a[i, j] = v
+        return a
+
+    def apply(self, mask: Any, axis: int, n_out: int) -> Any:
+        """Upsample ``mask`` (torch tensor or NumPy array) along ``axis`` to ``n_out``."""
+        n_in = mask.shape[axis]
+        shape = list(mask.shape)
+        shape[axis] = n_out
+        out = (np.zeros(shape, mask.dtype) if isinstance(mask, np.ndarray)
+               else mask.new_zeros(shape))
+        src: list[slice] = [slice(None)] * mask.ndim
+        dst: list[slice] = [slice(None)] * mask.ndim
+        for t, v in enumerate(self.weights):
+            if not v:
+                continue
+            lo = max(0, -((t - self.offset) // self.stride))  # first j with i >= 0
+            hi = min(n_in, (n_out - 1 + self.offset - t) // self.stride + 1)
+            if hi <= lo:
+                continue
+            start = lo * self.stride - self.offset + t
+            src[axis] = slice(lo, hi)
+            dst[axis] = slice(start, start + (hi - lo - 1) * self.stride + 1, self.stride)
+            part = mask[tuple(src)]
+            out[tuple(dst)] += part if v == 1.0 else part * v
+        return out
 
 
 class BoxUpsample:
@@ -80,13 +145,20 @@ class BoxUpsample:
         self.kron: Any = None
         self.a: Any = None
         self.bt: Any = None
-        if self.h * self.w * self.big_h * self.big_w <= KRON_LIMIT:
-            self.kron = torch.kron(a_h, a_w).t().to(device, torch.float32).contiguous()
-        else:
-            self.a = a_h.to(device, torch.float32)
-            self.bt = a_w.t().contiguous().to(device, torch.float32)
+        self.bands: tuple[Band, Band] | None = None
         h, w, bh, bw = self.h, self.w, self.big_h, self.big_w
         self.rows_first = bh * h * w + bh * w * bw <= h * w * bw + bh * h * bw
+        dense_cost = min(bh * h * w + bh * w * bw, h * w * bw + bh * h * bw)
+        if h * w * bh * bw <= KRON_LIMIT:
+            self.kron = torch.kron(a_h, a_w).t().to(device, torch.float32).contiguous()
+            return
+        if dense_cost > BANDED_ABOVE:
+            rows, cols = Band.from_matrix(a_h), Band.from_matrix(a_w)
+            if rows is not None and cols is not None:
+                self.bands = (rows, cols)
+                return
+        self.a = a_h.to(device, torch.float32)
+        self.bt = a_w.t().contiguous().to(device, torch.float32)
 
     def numpy(self) -> BoxUpsample:
         """The same step holding NumPy views of its (CPU) matrices."""
@@ -102,6 +174,9 @@ class BoxUpsample:
 
     def hnw(self, mask: Any) -> Any:
         """h×N×w -> H×N×W (separable steps)."""
+        if self.bands is not None:
+            rows, cols = self.bands
+            return cols.apply(rows.apply(mask, 0, self.big_h), 2, self.big_w)
         n = mask.shape[1]
         if self.rows_first:
             out = (self.a @ mask.reshape(self.h, n * self.w)).reshape(-1, self.w) @ self.bt
