@@ -225,13 +225,14 @@ def test_batch_equals_singles(threads: str) -> None:
         assert torch.allclose(m, mask[i:i + 1], atol=1e-6)
 
 
-def test_constant_mask_is_zero_not_nan() -> None:
+@pytest.mark.parametrize('batch', [1, 2])
+def test_constant_mask_is_zero_not_nan(batch: int, threads: str) -> None:
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.ReLU())
     with torch.no_grad():
         for c in (net[0], net[2]):
             c.weight.zero_()
             c.bias.fill_(-1.0)  # all maps 0
-    _, mask = VisualBackProp(net)(torch.randn(2, 1, 16, 16))
+    _, mask = VisualBackProp(net)(torch.randn(batch, 1, 16, 16))
     assert torch.isfinite(mask).all() and (mask == 0).all()
 
 
