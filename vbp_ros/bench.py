@@ -162,6 +162,9 @@ def run_args(args: argparse.Namespace) -> int:
     device = args.device
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+        print(f'device {device!r} requested but CUDA is not available', file=sys.stderr)
+        return 2
     rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,
                args.budget, not args.no_graphs, args.channels_last)
     print(report(rows))
