@@ -6,6 +6,10 @@ measured in the same rounds. Nothing is asserted: these are measurements.
 
     python -m vbp_ros.bench                 # CPU: 1 and all threads, batch 1 and 8, two sizes
     python -m vbp_ros.bench --device cuda   # adds CUDA graphs; the one-command GPU benchmark
+    python -m vbp_ros.bench --compile       # adds torch.compile'd forward and forward+VBP
+
+Variants are named ``method[variant]`` and compared with ``forward[variant]``: a compiled
+VisualBackProp with a compiled forward pass, a CUDA graph with a CUDA graph.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ SIZES = {'66x200': (66, 200), '256x455': (256, 455)}
 
 
 def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
-             graphs: bool) -> dict[str, Callable[[], object]]:
+             graphs: bool, compiled: bool = False) -> dict[str, Callable[[], object]]:
     vbp = VisualBackProp(model)
     fns: dict[str, Callable[[], object]] = {
         'forward': lambda: model(x),
@@ -39,6 +43,11 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
         g_vbp = CudaGraphed(vbp, x)
         fns['forward[graph]'] = lambda: g_fwd(x)
         fns['forward+vbp[graph]'] = lambda: g_vbp(x)
+    if compiled:
+        c_fwd = torch.compile(model, dynamic=False)
+        c_vbp = VisualBackProp(model, compile=True)
+        fns['forward[compiled]'] = lambda: c_fwd(x)
+        fns['forward+vbp[compiled]'] = lambda: c_vbp(x)
     if names:
         try:
             from vbp_ros.core.methods import METHODS
@@ -75,7 +84,8 @@ def _time_interleaved(fns: dict[str, Callable[[], object]], rounds: int, sync: b
 
 def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] | None = None,
         threads: list[int] | None = None, methods: list[str] | None = None, rounds: int = 200,
-        budget_s: float = 20.0, graphs: bool = True, channels_last: bool = False) -> list[dict]:
+        budget_s: float = 20.0, graphs: bool = True, channels_last: bool = False,
+        compiled: bool = False) -> list[dict]:
     """Run every configuration; return one row per (config, method)."""
     dev = torch.device(device)
     sizes = sizes or list(SIZES)
@@ -96,11 +106,11 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
                     x = x.contiguous(memory_format=torch.channels_last)
                 # no_grad, not inference_mode: the gradient baselines re-enable autograd.
                 with torch.no_grad():
-                    fns = _methods(model, x, methods, graphs and dev.type == 'cuda')
+                    fns = _methods(model, x, methods, graphs and dev.type == 'cuda', compiled)
                     med = _time_interleaved(fns, rounds, dev.type == 'cuda', budget_s)
-                fwd = med['forward']
                 for name, t in med.items():
-                    base = med['forward[graph]'] if name.endswith('[graph]') else fwd
+                    variant = name[name.find('['):] if name.endswith(']') else ''
+                    base = med['forward' + variant]
                     rows.append({'device': str(dev), 'threads': n_threads, 'size': size,
                                  'layout': 'channels_last' if channels_last else 'nchw',
                                  'batch': batch, 'method': name, 'ms': t * 1e3,
@@ -111,11 +121,11 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
 
 def report(rows: list[dict]) -> str:
     """A plain-text table, plus the paper's comparison: LRP's extra cost over VBP's."""
-    lines = [f"{'device':6} {'thr':>3} {'size':>8} {'batch':>5} {'method':20} {'ms':>9} "
+    lines = [f"{'device':6} {'thr':>3} {'size':>8} {'batch':>5} {'method':22} {'ms':>9} "
              f"{'x fwd':>7} {'extra':>8}"]
     for r in rows:
         lines.append(f"{r['device']:6} {r['threads']:3d} {r['size']:>8} {r['batch']:5d} "
-                     f"{r['method']:20} {r['ms']:9.3f} {r['ratio_to_forward']:7.2f} "
+                     f"{r['method']:22} {r['ms']:9.3f} {r['ratio_to_forward']:7.2f} "
                      f"{100 * r['extra_vs_forward']:7.1f}%")
     by = {}
     for r in rows:
@@ -152,6 +162,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--rounds', type=int, default=200)
     p.add_argument('--budget', type=float, default=20.0, help='max seconds per configuration')
     p.add_argument('--no-graphs', action='store_true', help='skip CUDA graph variants')
+    p.add_argument('--compile', action='store_true',
+                   help="also time torch.compile'd forward and forward+vbp (compiling takes "
+                        'seconds per configuration)')
     p.add_argument('--channels-last', action='store_true',
                    help='model and input in channels_last (as the node runs them)')
     p.add_argument('--json', help='also write the rows to this JSON file')
@@ -166,7 +179,7 @@ def run_args(args: argparse.Namespace) -> int:
         print(f'device {device!r} requested but CUDA is not available', file=sys.stderr)
         return 2
     rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,
-               args.budget, not args.no_graphs, args.channels_last)
+               args.budget, not args.no_graphs, args.channels_last, args.compile)
     print(report(rows))
     if args.json:
         meta = {'torch': torch.__version__, 'python': platform.python_version(),

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from vbp_ros import bench
 
@@ -16,3 +19,16 @@ def test_bench_quick_run(tmp_path: Path, capsys) -> None:
     fwd = next(r for r in rows if r['method'] == 'forward')
     assert fwd['ratio_to_forward'] == 1.0 and fwd['ms'] > 0
     assert 'forward+vbp' in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
+                    reason='torch.compile on CPU needs a C++ compiler')
+def test_bench_compiled_rows_compare_with_compiled_forward(tmp_path: Path) -> None:
+    out = tmp_path / 'c.json'
+    assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
+                       '12', '--budget', '1', '--methods', '--compile', '--json', str(out)]) == 0
+    rows = {r['method']: r for r in json.loads(out.read_text())['rows']}
+    assert set(rows) == {'forward', 'forward+vbp', 'forward[compiled]', 'forward+vbp[compiled]'}
+    assert rows['forward[compiled]']['ratio_to_forward'] == 1.0
+    vbp = rows['forward+vbp[compiled]']
+    assert vbp['ratio_to_forward'] == pytest.approx(vbp['ms'] / rows['forward[compiled]']['ms'])

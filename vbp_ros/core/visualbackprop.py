@@ -12,6 +12,7 @@ footprint matrices (:mod:`vbp_ros.core.box_upsample`).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -56,6 +57,10 @@ class _Plan:
         self.reshape = [len(t.call.in_shape if t.where == 'input' else t.call.out_shape) != 3
                         for t in chain.taps]
         self.taps = chain.taps
+        # compile=True: float32 (A_h, A_wᵀ) per step, and the compiled function, built lazily.
+        self.footprints = [(a_h.to(device, torch.float32), a_w.t().to(device, torch.float32))
+                           for a_h, a_w in chain.upsample]
+        self.compiled: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
         # Hook-free path for plain nn.Sequential models: index of the module before which
         # (input tap) or after which (output tap) each map is read.
         self.seq_points: dict[int, list[int]] | None = None
@@ -98,16 +103,26 @@ class VisualBackProp:
         model: the network; it is not modified (hooks live only during a call).
         layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
             order; default all ``nn.Conv2d`` layers. Use it for models with branches.
+        compile: run forward pass and VisualBackProp as one ``torch.compile``d function per
+            input shape. TorchInductor fuses each channel sum into the kernel that produces its
+            feature map, so only the upsampling chain is left as extra work. The first call per
+            shape compiles (seconds; on CPU it needs a C++ compiler). Plain ``nn.Sequential``
+            models only (others run eagerly, with a warning); ``intermediates=True`` is eager.
 
     The mask is float32 whatever the model's dtype (the product of several maps would lose
     precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None) -> None:
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None,
+                 compile: bool = False) -> None:
         self.model = model
         self.layers = list(layers) if layers is not None else None
         self._plans: dict[_PlanKey, _Plan] = {}
         self._flat = _flatten_sequential(model)
+        self.compile = compile and self._flat is not None
+        if compile and not self.compile:
+            warnings.warn(f'VisualBackProp(compile=True) compiles plain nn.Sequential models; '
+                          f'{type(model).__name__} runs eagerly', stacklevel=2)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the model on ``x``; return its output and the N×H×W VisualBackProp mask."""
@@ -122,6 +137,11 @@ class VisualBackProp:
         """Like ``__call__`` but returns a :class:`VbpResult`, optionally with the averaged
         feature maps and intermediate masks (as the authors' implementation does)."""
         plan = self._plan(x)
+        if self.compile and not intermediates:
+            if plan.compiled is None:
+                plan.compiled = torch.compile(lambda t: self._compiled_body(t, plan),
+                                              dynamic=False)
+            return VbpResult(*plan.compiled(x))
         output, maps = self._forward(x, plan)
         return self._combine(output, maps, plan, intermediates)
 
@@ -142,6 +162,20 @@ class VisualBackProp:
             chain = build_chain(calls, tuple(x.shape[2:]), self.layers)
             plan = self._plans[key] = _Plan(chain, self._flat, x.device)
         return plan
+
+    def _compiled_body(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
+        """What ``compile=True`` compiles: the traced forward, then ``A_h @ M @ A_wᵀ`` per step
+        (the plain form: Inductor fuses the point-wise work around it best) and normalisation."""
+        output, maps = self._forward(x, plan)
+        mask = maps[-1]
+        for k in range(len(maps) - 1, -1, -1):
+            a_h, a_wt = plan.footprints[k]
+            mask = a_h @ mask @ a_wt
+            if k:
+                mask = mask * maps[k - 1]
+        lo = mask.amin((1, 2), keepdim=True)
+        span = mask.amax((1, 2), keepdim=True) - lo
+        return output, (mask - lo) / span.clamp_min(_TINY)
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
         maps: list[torch.Tensor | None] = [None] * len(plan.shapes)

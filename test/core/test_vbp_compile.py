@@ -1,0 +1,69 @@
+"""VisualBackProp(compile=True): the torch.compile'd forward + mask equals the eager one."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+from test_visualbackprop import _net_custom, _net_padding_bn_maxpool, reference_vbp
+from vbp_ros import PilotNet, VisualBackProp
+
+# TorchInductor generates and builds C++ for CPU kernels.
+needs_compiler = pytest.mark.skipif(
+    not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')), reason='no C++ compiler')
+
+
+@needs_compiler
+def test_compiled_pilotnet_matches_reference_and_eager() -> None:
+    torch.manual_seed(5)
+    net = PilotNet().eval()
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    x = torch.randn(3, 3, 66, 200)
+    vbp = VisualBackProp(net, compile=True)
+    with torch.inference_mode():
+        out, mask = vbp(x)
+        eager_out, eager_mask = VisualBackProp(net)(x)
+        again = vbp(x + 1)[1]  # the same shape reuses the compiled function
+    expected = reference_vbp(x, [(c, nn.ReLU()) for c in convs])
+    assert torch.allclose(out, eager_out, atol=1e-5)
+    assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
+    assert torch.allclose(mask, eager_mask, atol=1e-5)
+    assert mask.shape == (3, 66, 200) and mask.dtype == torch.float32
+    assert not torch.allclose(again, mask)  # a new input gives a new mask, not a stale one
+    assert len(vbp._plans) == 1 and next(iter(vbp._plans.values())).compiled is not None
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
+
+
+@needs_compiler
+def test_compiled_padding_bn_pooling_net() -> None:
+    net, stages = _net_padding_bn_maxpool()
+    x = torch.randn(2, 3, 37, 45)
+    with torch.no_grad():
+        net(x)  # materialise the lazy layer
+        expected = reference_vbp(x, stages)
+        net.float()
+        _, mask = VisualBackProp(net, compile=True)(x)
+    assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
+
+
+def test_compile_falls_back_for_custom_forward_with_a_warning() -> None:
+    net, stages = _net_custom()
+    x = torch.randn(2, 1, 33, 50)
+    with pytest.warns(UserWarning, match='runs eagerly'):
+        vbp = VisualBackProp(net, compile=True)
+    with torch.no_grad():
+        expected = reference_vbp(x, stages)
+        net.float()
+        _, mask = vbp(x)
+    assert not vbp.compile
+    assert torch.allclose(mask, expected, atol=1e-5)
+
+
+def test_intermediates_run_eagerly_under_compile() -> None:
+    net = PilotNet().eval()
+    vbp = VisualBackProp(net, compile=True)
+    res = vbp.explain(torch.randn(1, 3, 66, 200), intermediates=True)
+    assert res.averaged is not None and len(res.averaged) == 5
+    assert next(iter(vbp._plans.values())).compiled is None  # nothing was compiled
