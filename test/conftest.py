@@ -1,5 +1,5 @@
-"""Shared fixtures: a seeded RNG, a tiny steering CNN, a synthetic road-like image, and a fresh
-loopback-only DDS domain per test."""
+"""Shared fixtures: a seeded RNG, a tiny steering CNN, a synthetic road-like image, a fresh
+loopback-only DDS domain per test, and whether torch.compile works here."""
 from __future__ import annotations
 
 import itertools
@@ -58,3 +58,16 @@ def domain(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setenv('CYCLONEDDS_URI', LOOPBACK.as_uri())
     monkeypatch.setenv('ROS_DOMAIN_ID', str(dom))
     return dom
+
+
+@pytest.fixture(scope='session')
+def inductor() -> None:
+    """Skip unless torch.compile works here (on CPU TorchInductor builds C++ with the system
+    compiler); a toy function is compiled once to find out."""
+    try:
+        fn = torch.compile(lambda t: (t * 2).sum(), dynamic=False)
+        ok = float(fn(torch.ones(3))) == 6.0
+    except Exception as exc:  # no compiler, no Python headers, unsupported platform...
+        pytest.skip(f'torch.compile unavailable here: {str(exc).splitlines()[0]}')
+    if not ok:
+        pytest.fail('torch.compile computed a toy sum wrongly')

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ def test_bench_quick_run(tmp_path: Path, capsys) -> None:
     assert 'forward+vbp' in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
-                    reason='torch.compile on CPU needs a C++ compiler')
-def test_bench_compiled_rows_compare_with_compiled_forward(tmp_path: Path) -> None:
+def test_bench_compiled_rows_compare_with_compiled_forward(tmp_path: Path,
+                                                          inductor: None) -> None:
     out = tmp_path / 'c.json'
     assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
                        '12', '--budget', '1', '--methods', '--compile', '--json', str(out)]) == 0

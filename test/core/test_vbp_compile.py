@@ -1,8 +1,6 @@
 """VisualBackProp(compile=True): the torch.compile'd forward + mask equals the eager one."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 from torch import nn
@@ -10,13 +8,7 @@ from torch import nn
 from test_visualbackprop import _net_custom, _net_padding_bn_maxpool, reference_vbp
 from vbp_ros import PilotNet, VisualBackProp
 
-# TorchInductor generates and builds C++ for CPU kernels.
-needs_compiler = pytest.mark.skipif(
-    not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')), reason='no C++ compiler')
-
-
-@needs_compiler
-def test_compiled_pilotnet_matches_reference_and_eager() -> None:
+def test_compiled_pilotnet_matches_reference_and_eager(inductor: None) -> None:
     torch.manual_seed(5)
     net = PilotNet().eval()
     convs = [m for m in net if isinstance(m, nn.Conv2d)]
@@ -36,8 +28,7 @@ def test_compiled_pilotnet_matches_reference_and_eager() -> None:
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
 
 
-@needs_compiler
-def test_compiled_padding_bn_pooling_net() -> None:
+def test_compiled_padding_bn_pooling_net(inductor: None) -> None:
     net, stages = _net_padding_bn_maxpool()
     x = torch.randn(2, 3, 37, 45)
     with torch.no_grad():
