@@ -165,18 +165,13 @@ class VisualBackProp:
 
     def _compiled_body(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
         """What ``compile=True`` compiles: the traced forward, then per step ``A_h @ M @ A_wᵀ``
-        (or the banded slice-adds for large maps) and the normalisation. This plain N×H×W form
-        lets Inductor fuse the point-wise work; BoxUpsample's layouts are tuned for eager."""
+        and the normalisation. This plain N×H×W form compiles best; BoxUpsample's Kronecker
+        matrices and banded slice-adds (tuned for eager) measured slower under Inductor."""
         output, maps = self._forward(x, plan)
         mask = maps[-1]
         for k in range(len(maps) - 1, -1, -1):
-            bands = plan.up[k].bands
-            if bands is not None:  # large maps: slice-adds of the kernel taps, as in eager
-                h, w = plan.up[k].big_h, plan.up[k].big_w
-                mask = bands[1].apply(bands[0].apply(mask, 1, h), 2, w)
-            else:
-                a_h, a_wt = plan.footprints[k]
-                mask = a_h @ mask @ a_wt
+            a_h, a_wt = plan.footprints[k]
+            mask = a_h @ mask @ a_wt
             if k:
                 mask = mask * maps[k - 1]
         lo = mask.amin((1, 2), keepdim=True)
