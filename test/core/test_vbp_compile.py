@@ -58,3 +58,19 @@ def test_intermediates_run_eagerly_under_compile() -> None:
     res = vbp.explain(torch.randn(1, 3, 66, 200), intermediates=True)
     assert res.averaged is not None and len(res.averaged) == 5
     assert next(iter(vbp._plans.values())).compiled is None  # nothing was compiled
+
+
+def test_compiled_keeps_gradients_for_training(inductor: None) -> None:
+    torch.manual_seed(6)
+    net = PilotNet().eval()  # eval: no dropout noise, so both runs see the same function
+    x = torch.randn(2, 3, 66, 200)
+    out, mask = VisualBackProp(net, compile=True)(x)
+    assert out.requires_grad and not mask.requires_grad
+    out.sum().backward()
+    compiled_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    eager_out, eager_mask = VisualBackProp(net)(x)
+    eager_out.sum().backward()
+    assert torch.allclose(mask, eager_mask, atol=1e-5)
+    for g, p in zip(compiled_grads, net.parameters()):
+        assert torch.allclose(g, p.grad, rtol=1e-4, atol=1e-6)
