@@ -131,14 +131,19 @@ def report(rows: list[dict]) -> str:
     for r in rows:
         by.setdefault((r['device'], r['threads'], r['size'], r['batch']), {})[r['method']] = r
     for key, m in by.items():
-        if 'lrp' in m and 'forward+vbp' in m:
-            vbp_extra = m['forward+vbp']['ms'] - m['forward']['ms']
-            lrp_extra = m['lrp']['ms'] - m['forward']['ms']
+        if 'lrp' not in m:
+            continue
+        lrp_extra = m['lrp']['ms'] - m['forward']['ms']
+        for variant in ('', '[compiled]'):
+            if 'forward+vbp' + variant not in m:
+                continue
+            vbp_extra = m['forward+vbp' + variant]['ms'] - m['forward' + variant]['ms']
+            what = 'VBP' + (' (compiled)' if variant else '')
             if vbp_extra > 0:
-                lines.append(f'{key}: LRP extra cost / VBP extra cost = '
+                lines.append(f'{key}: LRP extra cost / {what} extra cost = '
                              f'{lrp_extra / vbp_extra:.0f}x')
             else:
-                lines.append(f'{key}: VBP extra cost below the noise of the forward pass; '
+                lines.append(f'{key}: {what} extra cost below the noise of the forward pass; '
                              f'LRP extra cost {lrp_extra:.2f} ms')
     return '\n'.join(lines)
 
