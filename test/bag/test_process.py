@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,28 @@ def test_interrupted_run_leaves_a_readable_incomplete_bag(make_camera_bag: Any, 
     with BagReader(out) as r:
         assert r.metadata[COMPLETE_KEY] == 'false'
     got = read_back(out)
+    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(6)]
+    assert len(got[MASK]) == 6
+
+
+def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
+                                         tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=10)
+    stop = threading.Event()
+    batches = []
+
+    def progress(n: int) -> None:  # set from the run's own thread, as a signal handler would
+        batches.append(n)
+        if len(batches) == 2:
+            stop.set()
+
+    report = process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=3),
+                         pipeline=pipeline, progress=progress, stop=stop)
+    assert report.stopped and not report.complete and report.frames == 6
+    assert report.output == tmp_path / 'out.incomplete' and not (tmp_path / 'out').exists()
+    with BagReader(report.output) as r:
+        assert r.metadata[COMPLETE_KEY] == 'false' and r.metadata['vbp_ros.frames'] == '6'
+    got = read_back(report.output)
     assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(6)]
     assert len(got[MASK]) == 6
 

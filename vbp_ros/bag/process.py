@@ -127,6 +127,7 @@ class ProcessReport:
     Attributes:
         output: where the output bag is (``<name>.incomplete`` unless complete).
         complete: every camera frame was processed.
+        stopped: the run ended early because ``stop`` was set (see :func:`process_bag`).
         frames: frames processed.
         camera_topic: the input topic.
         seconds: wall time from the first read to the output's closing (model loading and
@@ -144,6 +145,7 @@ class ProcessReport:
     frames: int
     camera_topic: str
     seconds: float
+    stopped: bool = False
     cpu_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
@@ -253,7 +255,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
                 device: str = 'auto', model_class: str | None = None,
                 progress: Callable[[int], None] | None = None,
                 on_start: Callable[[str, int], None] | None = None,
-                salvage: bool = False) -> ProcessReport:
+                salvage: bool = False, stop: threading.Event | None = None) -> ProcessReport:
     """Process the camera topic of ``in_bag`` into a new bag ``out_bag``.
 
     Args:
@@ -268,6 +270,10 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
         salvage: read what is readable of a cut-off MCAP recording (see
             :class:`~vbp_ros.bag.io.BagReader`); the output's metadata then says
             ``vbp_ros.input_salvaged: 'true'``.
+        stop: set it (from any thread or a signal handler) to end the run after the batch in
+            hand; the output is then closed as incomplete and the report says ``stopped``.
+            This is how ``vbp-ros process`` handles Ctrl-C and SIGTERM: a KeyboardInterrupt
+            raised at an arbitrary point can leave a lock of the hand-over queues held.
 
     Returns:
         A :class:`ProcessReport`.
@@ -294,12 +300,12 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
             from vbp_ros.pipeline.frame import FramePipeline
             pipeline = FramePipeline(model_path=model_path, device=device,
                                      model_class=model_class)
-        run = _Run(reader, writer, topics, camera, opts, pipeline, progress)
+        run = _Run(reader, writer, topics, camera, opts, pipeline, progress, stop)
         t_start, cpu_start = time.perf_counter(), time.process_time()
         with torch_threads(pipeline, opts.torch_threads):
             run.execute()
     report = ProcessReport(output=writer.final_path or out_path, complete=run.complete,
-                           frames=run.frames, camera_topic=camera,
+                           stopped=run.stopped, frames=run.frames, camera_topic=camera,
                            seconds=time.perf_counter() - t_start,
                            cpu_seconds=time.process_time() - cpu_start,
                            stage_seconds=dict(run.timer.seconds), messages=writer.counts)
@@ -334,14 +340,17 @@ class _Run:
 
     def __init__(self, reader: BagReader, writer: BagWriter, topics: dict[str, TopicInfo],
                  camera: str, opts: ProcessOptions, pipeline: Any,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None,
+                 requested_stop: threading.Event | None = None) -> None:
         from vbp_ros import msgs
 
         self.msgs = msgs
         self.reader, self.writer, self.topics = reader, writer, topics
         self.camera, self.opts, self.pipeline, self.progress = camera, opts, pipeline, progress
         self.cls = msgs.Image if topics[camera].ros_type == IMAGE else msgs.CompressedImage
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # tells the reader to quit
+        self.requested_stop = requested_stop
+        self.stopped = False
         self.to_infer: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.to_write: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.timer = _Timer()
@@ -528,6 +537,9 @@ class _Run:
         done = 0
         try:
             while True:
+                if self.requested_stop is not None and self.requested_stop.is_set():
+                    self.stopped = True
+                    break
                 batch = _get(self.to_infer, reader)
                 if batch is _END:
                     break
@@ -547,10 +559,11 @@ class _Run:
                 done += len(batch.frames)
                 if self.progress is not None:
                     self.progress(len(batch.frames))
-            reader.join()
-            if reader.error is not None:
-                raise reader.error
-            self.complete = self.reached_end
+            if not self.stopped:
+                reader.join()
+                if reader.error is not None:
+                    raise reader.error
+                self.complete = self.reached_end
         finally:
             self.stop.set()
             reader.join()

@@ -10,7 +10,8 @@ import argparse
 import logging
 import threading
 
-from vbp_ros.node.main import add_middleware_arguments, make_transport, stop_on_sigterm
+from vbp_ros.node.main import add_middleware_arguments, make_transport
+from vbp_ros.stop_signals import stop_on_signals
 
 LOG = logging.getLogger('vbp_ros.camera')
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from vbp_ros.node.sources import open_source
     source = open_source(args.source, args.width, args.height, args.rate or 30.0, args.seed)
     transport = make_transport(args)
-    stop = stop_on_sigterm()
+    stop = threading.Event()
     try:
         cam = CameraPublisher(transport, source.frames(), args.topic, args.rate, args.encoding,
                               args.frame_id, args.reliability)
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         if args.wait_subscriber > 0 and not cam.wait_for_subscriber(args.wait_subscriber):
             LOG.warning('no subscriber after %.1f s, publishing anyway', args.wait_subscriber)
         try:
-            sent = cam.run(args.duration, args.count, stop)
+            with stop_on_signals(stop):
+                sent = cam.run(args.duration, args.count, stop)
         except KeyboardInterrupt:
             sent = cam.sent
         LOG.info('published %d frames', sent)

@@ -11,8 +11,8 @@ import sys
 import threading
 
 from vbp_ros.node.listener import OutputListener, OUTPUTS, Received
-from vbp_ros.node.main import (add_middleware_arguments, make_transport, spin_until_stopped,
-                               stop_on_sigterm)
+from vbp_ros.node.main import add_middleware_arguments, make_transport, spin_until_stopped
+from vbp_ros.stop_signals import stop_on_signals
 
 LOG = logging.getLogger('vbp_ros.echo')
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         LOG.error('unknown outputs %s (choose from %s)', unknown, ', '.join(OUTPUTS))
         return 2
     transport = make_transport(args)
-    stop = stop_on_sigterm()
+    stop = threading.Event()
     total = [0]
     lock = threading.Lock()
 
@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         OutputListener(transport, args.node, kinds, args.reliability, keep=1, callback=show)
-        spin_until_stopped(transport, stop, args.duration)
+        with stop_on_signals(stop):
+            spin_until_stopped(transport, stop, args.duration)
     finally:
         transport.close()
     return 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
+
+from vbp_ros.stop_signals import stop_on_signals
 
 NAME = 'process'
 HELP = 'run the model and VBP over a recorded bag'
@@ -69,17 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='no progress bar')
 
 
-def _terminate_like_ctrl_c() -> None:
-    """Make SIGTERM (``kill``, a closing terminal's session) stop a run as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``vbp-ros process``; 0 when the output bag is complete."""
     from vbp_ros.bag.process import process_bag, ProcessOptions
@@ -107,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
             bar = tqdm(total=total, unit='frame', file=sys.stderr, dynamic_ncols=True,
                        disable=None)
 
-    _terminate_like_ctrl_c()
     try:
-        report = process_bag(args.in_bag, args.out_bag, opts, model_path=args.model,
-                             device=args.device, model_class=args.model_class,
-                             progress=lambda n: bar.update(n) if bar is not None else None,
-                             on_start=on_start, salvage=args.salvage)
+        with stop_on_signals(what='stopping after the current batch') as stop:
+            report = process_bag(args.in_bag, args.out_bag, opts, model_path=args.model,
+                                 device=args.device, model_class=args.model_class,
+                                 progress=lambda n: bar.update(n) if bar is not None else None,
+                                 on_start=on_start, salvage=args.salvage, stop=stop)
     finally:
         if bar is not None:
             bar.close()
@@ -124,5 +113,5 @@ def run(args: argparse.Namespace) -> int:
              ', '.join(f'{t} {n}' for t, n in sorted(report.messages.items())))
     if not report.complete:
         LOG.warning('output is incomplete: %s', report.output)
-        return 1
+        return 130 if report.stopped else 1  # 130: as if Ctrl-C had ended it
     return 0

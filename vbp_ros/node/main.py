@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from typing import Any
 
 from vbp_ros.errors import VbpError
 from vbp_ros.node.params import NODE_NAME
+from vbp_ros.stop_signals import stop_on_signals
 from vbp_ros.transport import create_transport, default_middleware, Middleware
 from vbp_ros.transport.parameters import load_params_file, parse_assignment, split_ros_args
 
@@ -103,14 +103,6 @@ def make_transport(args: argparse.Namespace) -> Any:
                             param_values=values)
 
 
-def stop_on_sigterm() -> threading.Event:
-    """An event that SIGTERM sets (when called from the main thread), to end a spin loop."""
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    return stop
-
-
 def spin_until_stopped(transport: Any, stop: threading.Event,
                        duration: float | None = None) -> None:
     """Spin ``transport`` until ``stop`` is set, ``duration`` seconds pass, or Ctrl-C."""
@@ -146,7 +138,8 @@ def run_node(args: argparse.Namespace) -> int:
             recorder = BagRecorder(args.record, storage=args.record_storage)
             transport.logger.info('recording into %s', recorder.path)
         node = VbpNode(transport, observers=[recorder] if recorder else None)
-        spin_until_stopped(transport, stop_on_sigterm(), args.duration)
+        with stop_on_signals(what='shutting down') as stop:
+            spin_until_stopped(transport, stop, args.duration)
     finally:
         if node is not None:
             node.stop()
