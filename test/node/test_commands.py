@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 import subprocess
 import sys
@@ -89,3 +90,24 @@ def test_demo_runs_and_writes_pngs(domain: int, model_path: str, tmp_path: Path)
     assert [p.name for p in summary.pngs] == ['overlay_00.png']
     assert cv2.imread(str(summary.pngs[0])).shape == (240, 320, 3)
     assert summary.node_ms[0] > 0 and summary.e2e_ms[0] > 0
+
+
+def test_demo_ends_early_on_ctrl_c_with_its_summary(domain: int, model_path: str,
+                                                    tmp_path: Path) -> None:
+    proc = vbp_ros('demo', '--duration', '120', '--source', 'pattern', '--width', '320',
+                   '--height', '240', '--rate', '15', '--pngs', '0', '--device', 'cpu',
+                   '--model', model_path, '--domain-id', str(domain))
+    start = time.monotonic()
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the demo reports once a second
+        seen.append(line)
+        if line.startswith('t='):
+            break
+    assert seen and seen[-1].startswith('t='), ''.join(seen)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    out = ''.join(seen) + out
+    assert proc.returncode == 0, out
+    assert 'frames: sent' in out and 'SIGINT: ending the demo early' in out, out
+    assert time.monotonic() - start < 100, out
