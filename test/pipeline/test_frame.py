@@ -32,7 +32,6 @@ def test_process_matches_model_and_vbp(model_path: Path, road_image: np.ndarray)
     assert res.mask.shape == road_image.shape[:2] and res.mask.dtype == np.uint8
     y0, y1, x0, x1 = spec.preprocess.crop_box(*road_image.shape[:2])
     assert (res.mask[:y0] == 0).all()
-    small = spec.preprocess.to_network_rgb(road_image)  # noqa: F841 (documents the path)
     back = torch.from_numpy(res.mask[y0:y1, x0:x1]).float()[None, None] / 255
     down = torch.nn.functional.interpolate(back, size=(66, 200), mode='area')[0, 0]
     assert (down - mask[0]).abs().mean() < 0.03
