@@ -106,8 +106,10 @@ class VisualBackProp:
         compile: run forward pass and VisualBackProp as one ``torch.compile``d function per
             input shape. TorchInductor fuses each channel sum into the kernel that produces its
             feature map, so only the upsampling chain is left as extra work. The first call per
-            shape compiles (seconds; on CPU it needs a C++ compiler). Plain ``nn.Sequential``
-            models only (others run eagerly, with a warning); ``intermediates=True`` is eager.
+            shape compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile
+            limit (``torch._dynamo.config.recompile_limit``, 8 shapes by default) it warns and
+            runs further shapes eagerly. Plain ``nn.Sequential`` models only (others run
+            eagerly, with a warning); ``intermediates=True`` is eager.
 
     The mask is float32 whatever the model's dtype (the product of several maps would lose
     precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
