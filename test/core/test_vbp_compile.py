@@ -74,3 +74,20 @@ def test_compiled_keeps_gradients_for_training(inductor: None) -> None:
     assert torch.allclose(mask, eager_mask, atol=1e-5)
     for g, p in zip(compiled_grads, net.parameters()):
         assert torch.allclose(g, p.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_shapes_past_the_recompile_limit_stay_correct(inductor: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch._dynamo
+
+    monkeypatch.setattr(torch._dynamo.config, 'recompile_limit', 1)
+    torch._dynamo.reset()
+    torch.manual_seed(7)
+    net = nn.Sequential(nn.Conv2d(3, 6, 5, 2), nn.ReLU(), nn.Conv2d(6, 5, 3), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 1)).eval()
+    vbp, eager = VisualBackProp(net, compile=True), VisualBackProp(net)
+    with torch.no_grad():
+        for shape in [(1, 3, 40, 52), (2, 3, 45, 61)]:  # the second is past the limit
+            x = torch.randn(shape)
+            assert torch.allclose(vbp(x)[1], eager(x)[1], atol=1e-5)
+    torch._dynamo.reset()
