@@ -48,7 +48,8 @@ class VbpResult:
 class _Plan:
     """Per input size: the chain, its matrices on the right device, and how to capture maps."""
 
-    def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device) -> None:
+    def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device,
+                 compiled: bool = False) -> None:
         self.names = [t.conv_name for t in chain.taps]
         self.up = [BoxUpsample(a, b, device) for a, b in chain.upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
@@ -57,9 +58,10 @@ class _Plan:
         self.reshape = [len(t.call.in_shape if t.where == 'input' else t.call.out_shape) != 3
                         for t in chain.taps]
         self.taps = chain.taps
-        # compile=True: float32 (A_h, A_wᵀ) per step, and the compiled function, built lazily.
+        # compile=True only: the dense float32 (A_h, A_wᵀ) per step, and the compiled function
+        # (built on first use).
         self.footprints = [(a_h.to(device, torch.float32), a_w.t().to(device, torch.float32))
-                           for a_h, a_w in chain.upsample]
+                           for a_h, a_w in chain.upsample] if compiled else []
         self.compiled: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
         # Hook-free path for plain nn.Sequential models: index of the module before which
         # (input tap) or after which (output tap) each map is read.
@@ -104,12 +106,12 @@ class VisualBackProp:
         layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
             order; default all ``nn.Conv2d`` layers. Use it for models with branches.
         compile: run forward pass and VisualBackProp as one ``torch.compile``d function per
-            input shape. TorchInductor fuses each channel sum into the kernel that produces its
-            feature map, so only the upsampling chain is left as extra work. The first call per
-            shape compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile
-            limit (``torch._dynamo.config.recompile_limit``, 8 shapes by default) it warns and
-            runs further shapes eagerly. Plain ``nn.Sequential`` models only (others run
-            eagerly, with a warning); ``intermediates=True`` is eager.
+            input shape. TorchInductor fuses each channel sum into the kernel that multiplies
+            it into the mask, so no map gets a pass of its own. The first call per shape
+            compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile limit
+            (``torch._dynamo.config.recompile_limit``, 8 shapes by default) it warns and runs
+            further shapes eagerly. Plain ``nn.Sequential`` models only (others run eagerly,
+            with a warning); ``intermediates=True`` is eager.
 
     The mask is float32 whatever the model's dtype (the product of several maps would lose
     precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
@@ -162,7 +164,7 @@ class VisualBackProp:
                 raise InputError(f'the model rejects input of shape {tuple(x.shape)}: '
                                  f'{str(exc).splitlines()[0]}') from None
             chain = build_chain(calls, tuple(x.shape[2:]), self.layers)
-            plan = self._plans[key] = _Plan(chain, self._flat, x.device)
+            plan = self._plans[key] = _Plan(chain, self._flat, x.device, self.compile)
         return plan
 
     def _compiled_body(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
