@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -100,10 +101,15 @@ def test_demo_ends_early_on_ctrl_c_with_its_summary(domain: int, model_path: str
     start = time.monotonic()
     seen = []
     assert proc.stdout is not None
-    for line in proc.stdout:  # the demo reports once a second
-        seen.append(line)
-        if line.startswith('t='):
-            break
+    watchdog = threading.Timer(90, proc.kill)  # reading stdout blocks; never forever
+    watchdog.start()
+    try:
+        for line in proc.stdout:  # the demo reports once a second
+            seen.append(line)
+            if line.startswith('t='):
+                break
+    finally:
+        watchdog.cancel()
     assert seen and seen[-1].startswith('t='), ''.join(seen)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
