@@ -76,18 +76,28 @@ def test_compiled_keeps_gradients_for_training(inductor: None) -> None:
         assert torch.allclose(g, p.grad, rtol=1e-4, atol=1e-6)
 
 
-def test_shapes_past_the_recompile_limit_stay_correct(inductor: None,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shapes_past_the_recompile_limit_stay_correct(inductor: None) -> None:
     import torch._dynamo
 
-    monkeypatch.setattr(torch._dynamo.config, 'recompile_limit', 1)
-    torch._dynamo.reset()
     torch.manual_seed(7)
     net = nn.Sequential(nn.Conv2d(3, 6, 5, 2), nn.ReLU(), nn.Conv2d(6, 5, 3), nn.ReLU(),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 1)).eval()
     vbp, eager = VisualBackProp(net, compile=True), VisualBackProp(net)
-    with torch.no_grad():
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(recompile_limit=1), torch.no_grad():
         for shape in [(1, 3, 40, 52), (2, 3, 45, 61)]:  # the second is past the limit
             x = torch.randn(shape)
             assert torch.allclose(vbp(x)[1], eager(x)[1], atol=1e-5)
     torch._dynamo.reset()
+
+
+def test_compile_mode_is_passed_on(inductor: None) -> None:
+    torch.manual_seed(8)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, 2), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(),
+                        nn.Flatten()).eval()
+    x = torch.randn(2, 1, 30, 40)
+    vbp = VisualBackProp(net, compile='reduce-overhead')  # CUDA graphs on GPU; same on CPU
+    with torch.no_grad():
+        mask = vbp(x)[1]
+        assert torch.allclose(mask, VisualBackProp(net)(x)[1], atol=1e-5)
+    assert vbp.compile and vbp._compile_mode == 'reduce-overhead'

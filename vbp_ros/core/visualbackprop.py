@@ -105,7 +105,8 @@ class VisualBackProp:
         model: the network; it is not modified (hooks live only during a call).
         layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
             order; default all ``nn.Conv2d`` layers. Use it for models with branches.
-        compile: run forward pass and VisualBackProp as one ``torch.compile``d function per
+        compile: True (or a ``torch.compile`` mode such as ``'reduce-overhead'``, which adds
+            CUDA graphs on GPU): run forward pass and VisualBackProp as one compiled function per
             input shape. TorchInductor fuses each channel sum into the kernel that multiplies
             it into the mask, so no map gets a pass of its own. The first call per shape
             compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile limit
@@ -118,12 +119,13 @@ class VisualBackProp:
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str] | None = None,
-                 compile: bool = False) -> None:
+                 compile: bool | str = False) -> None:
         self.model = model
         self.layers = list(layers) if layers is not None else None
         self._plans: dict[_PlanKey, _Plan] = {}
         self._flat = _flatten_sequential(model)
-        self.compile = compile and self._flat is not None
+        self.compile = bool(compile) and self._flat is not None
+        self._compile_mode = compile if isinstance(compile, str) else None
         if compile and not self.compile:
             warnings.warn(f'VisualBackProp(compile=True) compiles plain nn.Sequential models; '
                           f'{type(model).__name__} runs eagerly', stacklevel=2)
@@ -144,7 +146,7 @@ class VisualBackProp:
         if self.compile and not intermediates:
             if plan.compiled is None:
                 plan.compiled = torch.compile(lambda t: self._compiled_body(t, plan),
-                                              dynamic=False)
+                                              dynamic=False, mode=self._compile_mode)
             return VbpResult(*plan.compiled(x))
         output, maps = self._forward(x, plan)
         return self._combine(output, maps, plan, intermediates)
