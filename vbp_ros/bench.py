@@ -173,8 +173,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--budget', type=float, default=20.0, help='max seconds per configuration')
     p.add_argument('--no-graphs', action='store_true', help='skip CUDA graph variants')
     p.add_argument('--compile', action='store_true',
-                   help="also time torch.compile'd forward and forward+vbp (compiling takes "
-                        'seconds per configuration)')
+                   help="also time torch.compile'd forward and forward+vbp, on CUDA also "
+                        'with CUDA graphs (compiling takes seconds per configuration)')
     p.add_argument('--channels-last', action='store_true',
                    help='model and input in channels_last (as the node runs them)')
     p.add_argument('--json', help='also write the rows to this JSON file')
