@@ -299,6 +299,16 @@ def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
     assert len(got[MASK]) == 6
 
 
+def test_stop_before_the_first_frame_writes_nothing(make_camera_bag: Any, pipeline: Any,
+                                                    tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=4)
+    stop = threading.Event()
+    stop.set()  # e.g. Ctrl-C while the model was loading
+    report = process_bag(in_bag, tmp_path / 'out', pipeline=pipeline, stop=stop)
+    assert report.stopped and not report.complete and report.frames == 0
+    assert [p.name for p in tmp_path.iterdir()] == ['in']  # no output, staged or final
+
+
 def test_cli(make_camera_bag: Any, model_path: Path, tmp_path: Path) -> None:
     in_bag, _ = make_camera_bag(n=3)
     args = ['process', str(in_bag), str(tmp_path / 'out'), '--model', str(model_path),

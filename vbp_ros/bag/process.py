@@ -529,6 +529,9 @@ class _Run:
             self.messages = itertools.chain((first,), it)
 
     def execute(self) -> None:
+        if self.requested_stop is not None and self.requested_stop.is_set():
+            self.stopped = True  # asked to stop while the model loaded: write nothing
+            return
         self._first_message()
         reader = _Stage('vbp-bag-read', self._read)
         writer = _Stage('vbp-bag-write', self._write)

@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
              report.frames, report.seconds, report.fps, stages)
     LOG.info('wrote %s: %s', report.output,
              ', '.join(f'{t} {n}' for t, n in sorted(report.messages.items())))
+    if report.stopped and not report.output.exists():
+        LOG.warning('stopped before the first frame; nothing was written')
+        return 130
     if not report.complete:
         LOG.warning('output is incomplete: %s', report.output)
         return 130 if report.stopped else 1  # 130: as if Ctrl-C had ended it
