@@ -97,7 +97,9 @@ def test_compile_mode_is_passed_on(inductor: None) -> None:
                         nn.Flatten()).eval()
     x = torch.randn(2, 1, 30, 40)
     vbp = VisualBackProp(net, compile='reduce-overhead')  # CUDA graphs on GPU; same on CPU
+    seen: list = []
     with torch.no_grad():
-        mask = vbp(x)[1]
-        assert torch.allclose(mask, VisualBackProp(net)(x)[1], atol=1e-5)
+        res = vbp.explain(x, on_output=seen.append)  # compiled: called after, but called
+        assert torch.allclose(res.mask, VisualBackProp(net)(x)[1], atol=1e-5)
+    assert len(seen) == 1 and seen[0] is res.output
     assert vbp.compile and vbp._compile_mode == 'reduce-overhead'

@@ -368,3 +368,16 @@ def test_channels_last_same_mask(batch: int, threads: str) -> None:
     out_cl, mask_cl = VisualBackProp(net_cl)(x.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(out, out_cl, atol=1e-5)
     assert torch.allclose(mask, mask_cl, atol=1e-5)
+
+
+def test_on_output_comes_before_the_mask() -> None:
+    net = PilotNet().eval()
+    vbp = VisualBackProp(net)
+    events: list = []
+    combine = vbp._combine
+    vbp._combine = lambda *a: (events.append('mask'), combine(*a))[1]
+    x = torch.randn(2, 3, 66, 200)
+    with torch.no_grad():
+        res = vbp.explain(x, on_output=lambda out: events.append(out))
+    assert len(events) == 2 and events[1] == 'mask'
+    assert events[0] is res.output and torch.allclose(res.output, net(x))

@@ -185,6 +185,8 @@ def test_malformed_frames_are_counted_and_next_good_frame_processed(
     assert listener.wait_for('steering', 1)
     [out] = listener.snapshot('steering')
     assert (out.msg.header.stamp.sec, out.msg.header.stamp.nanosec) == (2, 5)
+    # steering goes out before the frame's mask and bookkeeping are done
+    assert wait_until(lambda: node.stats.snapshot()['processed'] == 1)
     counts = node.stats.snapshot()
     assert counts['malformed'] == 1 and counts['errors'] == 0 and counts['processed'] == 1
     assert 'malformed' in node.diagnostics().status[0].message

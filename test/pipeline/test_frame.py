@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,29 @@ def test_process_matches_model_and_vbp(model_path: Path, road_image: np.ndarray)
 def test_mask_off_skips_vbp(model_path: Path, road_image: np.ndarray) -> None:
     pipe = FramePipeline(model_path, device='cpu')
     calls = []
-    pipe.vbp = type('Spy', (), {'__call__': lambda s, x: calls.append(1)})()
+    pipe.vbp = type('Spy', (), {'__call__': lambda s, x: calls.append(1),
+                                'explain': lambda s, x, **kw: calls.append(1)})()
     res = pipe.process(road_image, mask=False)
     assert res.mask is None and not calls
+
+
+def test_steering_is_handed_over_before_the_mask(model_path: Path,
+                                                 road_image: np.ndarray) -> None:
+    pipe = FramePipeline(model_path, device='cpu')
+    events: list = []
+    combine = pipe.vbp._combine  # where the mask is computed from the feature maps
+    pipe.vbp._combine = lambda *a: (events.append('mask'), combine(*a))[1]
+
+    def on_steering(curvature: float, angle: float) -> None:
+        events.append(('steering', curvature, angle))
+        time.sleep(0.2)  # a slow consumer
+
+    res = pipe.process(road_image, on_steering=on_steering)
+    assert events == [('steering', res.curvature, res.steering_angle), 'mask']
+    assert res.timings['forward_vbp'] < 0.2  # the consumer's time is not the pipeline's
+    events.clear()
+    res = pipe.process(road_image, mask=False, on_steering=on_steering)
+    assert events == [('steering', res.curvature, res.steering_angle)]
 
 
 def test_batch_equals_singles(model_path: Path, rng: np.random.Generator) -> None:

@@ -139,16 +139,27 @@ class VisualBackProp:
         """Names of the conv layers whose maps are used, for an input like ``x``."""
         return self._plan(x).names
 
-    def explain(self, x: torch.Tensor, intermediates: bool = False) -> VbpResult:
+    def explain(self, x: torch.Tensor, intermediates: bool = False,
+                on_output: Callable[[torch.Tensor], None] | None = None) -> VbpResult:
         """Like ``__call__`` but returns a :class:`VbpResult`, optionally with the averaged
-        feature maps and intermediate masks (as the authors' implementation does)."""
+        feature maps and intermediate masks (as the authors' implementation does).
+
+        ``on_output`` is called with the model's output as soon as the forward pass is done,
+        before the mask is computed, so a controller can act on it without waiting for the
+        explanation (compiled, the two come out together and it is called after both).
+        """
         plan = self._plan(x)
         if self.compile and not intermediates:
             if plan.compiled is None:
                 plan.compiled = torch.compile(lambda t: self._compiled_body(t, plan),
                                               dynamic=False, mode=self._compile_mode)
-            return VbpResult(*plan.compiled(x))
+            result = VbpResult(*plan.compiled(x))
+            if on_output is not None:
+                on_output(result.output)
+            return result
         output, maps = self._forward(x, plan)
+        if on_output is not None:
+            on_output(output)
         return self._combine(output, maps, plan, intermediates)
 
     # -- internals -------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Data flow::
 
     camera callback --(one-slot mailbox, newest wins, drops counted)--> worker thread:
         decode -> FramePipeline.process(rgb, mask=<anyone listening>) -> publish
-        ~/steering (always), ~/mask (mono8) and ~/overlay (bgr8) only when wanted
+        ~/steering (always, from a callback as soon as the model's output is known, before
+        the mask is computed), ~/mask (mono8) and ~/overlay (bgr8) only when wanted
     diagnostics thread: /diagnostics every ``diagnostics_period`` seconds
 
 Every output carries the input frame's header (stamp and frame_id) unchanged.
@@ -50,8 +51,9 @@ class VbpNode:
 
     Args:
         transport: the middleware adapter (DDS or rclpy).
-        pipeline: object with ``process(rgb, mask=bool)`` (a FramePipeline); default: built from
-            the parameters (model path, device, preprocessing).
+        pipeline: object with ``process(rgb, mask=bool, on_steering=callable)`` (a
+            FramePipeline); default: built from the parameters (model path, device,
+            preprocessing).
         params: parameter values; default: declared on the transport and read from it.
         observers: initial observers (see module docstring).
         start: start the worker and diagnostics threads now.
@@ -215,20 +217,28 @@ class VbpNode:
         t1 = time.perf_counter()
         want_mask, want_overlay = self.wants_mask()
         self._mask_on = want_mask
+        header = msg.header
+        p = self.params
+        t_steer = [0.0]
+
+        def publish_steering(curvature: float, steering_angle: float) -> None:
+            # Called by the pipeline as soon as the model's output is known, before the mask.
+            angle = float(steering_angle) + p.steering_offset
+            angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
+            steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
+                steering_angle=angle, speed=p.speed))
+            self._publish(self.steering_pub, AckermannDriveStamped, serialize(steering))
+            t_steer[0] = time.perf_counter()
+
         try:
-            result = self.pipeline.process(rgb, mask=want_mask)
+            result = self.pipeline.process(rgb, mask=want_mask, on_steering=publish_steering)
         except InputError as exc:          # a frame the model cannot take (e.g. too small)
             self._malformed(str(exc))
             return False
         t2 = time.perf_counter()
-        header = msg.header
-        p = self.params
-        angle = float(result.steering_angle) + p.steering_offset
-        angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
-        steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
-            steering_angle=angle, speed=p.speed))
-        self._publish(self.steering_pub, AckermannDriveStamped, serialize(steering))
-        t3 = time.perf_counter()
+        if not t_steer[0]:  # a pipeline that does not call back: publish now
+            publish_steering(result.curvature, result.steering_angle)
+        t3 = t_steer[0]
         mask = getattr(result, 'mask', None)
         published_mask = False
         if want_mask and mask is not None:

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -87,51 +88,77 @@ class FramePipeline:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
 
-    def process(self, rgb: np.ndarray, mask: bool = True) -> FrameResult:
-        """Steering (and, if ``mask``, the VisualBackProp mask) of one HxWx3 uint8 RGB frame."""
-        return self.process_batch([rgb], mask=mask)[0]
+    def process(self, rgb: np.ndarray, mask: bool = True,
+                on_steering: Callable[[float, float], None] | None = None) -> FrameResult:
+        """Steering (and, if ``mask``, the VisualBackProp mask) of one HxWx3 uint8 RGB frame.
 
-    def process_batch(self, frames: list[np.ndarray], mask: bool = True) -> list[FrameResult]:
-        """Like :meth:`process` for several frames, run as one batch on the device."""
+        ``on_steering(curvature, steering_angle)`` is called as soon as the model's output is
+        known: before the mask is computed and scaled to the frame (on CPU), so the steering
+        command need not wait for its explanation.
+        """
+        early = None if on_steering is None else (lambda pairs: on_steering(*pairs[0]))
+        return self.process_batch([rgb], mask=mask, on_steering=early)[0]
+
+    def process_batch(self, frames: list[np.ndarray], mask: bool = True,
+                      on_steering: Callable[[list[tuple[float, float]]], None] | None = None,
+                      ) -> list[FrameResult]:
+        """Like :meth:`process` for several frames, run as one batch on the device;
+        ``on_steering`` gets the (curvature, steering_angle) of every frame at once."""
         if not frames:
             return []
         t0 = time.perf_counter()
         x = self._to_device(np.stack([self.preprocess(f) for f in frames]))
         t1 = time.perf_counter()
+        steering: list[tuple[float, float]] = []
+        in_callback = [0.0]  # the caller's time, kept out of this pipeline's timings
+
+        def take_output(out: torch.Tensor) -> None:
+            for c in out.reshape(len(frames), -1)[:, 0].float().cpu().tolist():
+                steering.append((c, self.steering(c)))
+            if on_steering is not None:
+                t = time.perf_counter()
+                on_steering(list(steering))
+                in_callback[0] = time.perf_counter() - t
+
         with torch.inference_mode():
             if mask:
-                out, masks = self._vbp(x)
+                masks = self._vbp(x, take_output)
                 masks_u8 = (masks * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
             else:
-                out, masks_u8 = self.model(x), None
-            curv = out.reshape(len(frames), -1)[:, 0].float().cpu().numpy()
+                take_output(self.model(x))
+                masks_u8 = None
         t2 = time.perf_counter()
         results = []
         for i, frame in enumerate(frames):
             full = None
             if masks_u8 is not None:
                 full = self.preprocess.mask_to_frame(masks_u8[i], *frame.shape[:2])
-            results.append(FrameResult(float(curv[i]), self.steering(float(curv[i])), full))
+            results.append(FrameResult(*steering[i], full))
         t3 = time.perf_counter()
         n = len(frames)
-        timings = {'preprocess': (t1 - t0) / n, 'forward_vbp': (t2 - t1) / n,
+        timings = {'preprocess': (t1 - t0) / n, 'forward_vbp': (t2 - t1 - in_callback[0]) / n,
                    'postprocess': (t3 - t2) / n}
         for r in results:
             r.timings = dict(timings)
         return results
 
-    def _vbp(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._graphs is None:
-            return self.vbp(x)
-        graph = self._graphs.get(tuple(x.shape))
+    def _vbp(self, x: torch.Tensor, on_output: Callable[[torch.Tensor], None]) -> torch.Tensor:
+        """The masks of ``x``; ``on_output`` gets the model's output (before the masks where
+        the model runs eagerly, after them where one CUDA graph computes both)."""
+        graph = None
+        if self._graphs is not None:
+            graph = self._graphs.get(tuple(x.shape))
+            if graph is None:
+                try:
+                    graph = self._graphs[tuple(x.shape)] = CudaGraphed(self.vbp, x)
+                except RuntimeError as exc:  # a model that cannot be captured: stay eager
+                    log.warning('CUDA graph capture failed (%s); running eagerly', exc)
+                    self._graphs = None
         if graph is None:
-            try:
-                graph = self._graphs[tuple(x.shape)] = CudaGraphed(self.vbp, x)
-            except RuntimeError as exc:  # a model that cannot be captured: stay eager
-                log.warning('CUDA graph capture failed (%s); running eagerly', exc)
-                self._graphs = None
-                return self.vbp(x)
-        return graph(x)
+            return self.vbp.explain(x, on_output=on_output).mask
+        out, masks = graph(x)
+        on_output(out)
+        return masks
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
         src = torch.from_numpy(batch)
