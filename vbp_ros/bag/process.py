@@ -441,7 +441,10 @@ class _Run:
                 for name, info in self.topics.items():
                     self._copy_topic(name, info)
             while True:
-                item = self.to_write.get()
+                try:  # a timeout, so that even a lost wake-up cannot stall the writer
+                    item = self.to_write.get(timeout=0.5)
+                except queue.Empty:
+                    continue
                 if item is _END:
                     break
                 self._write_batch(item)

@@ -144,7 +144,10 @@ class BagRecorder:
 
     def _write_queued(self) -> None:
         while True:
-            item = self._queue.get()
+            try:  # a timeout, so that even a lost wake-up cannot stall the recording
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
             if item is _STOP:
                 return
             topic, ros_type, data, stamp = item
