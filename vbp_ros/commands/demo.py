@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vbp_ros.stop_signals import stop_on_signals
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Demo options."""
@@ -38,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
         model = ['--model', args.model] if args.model else []
         return bench_main(['--device', args.device, *model])
     from vbp_ros.node.demo import run_demo
-    s = run_demo(args.duration, args.width, args.height, args.rate, args.source, args.out,
-                 args.pngs, args.device, args.model, args.domain_id, report=_line)
+    with stop_on_signals(what='ending the demo early') as stop:
+        s = run_demo(args.duration, args.width, args.height, args.rate, args.source, args.out,
+                     args.pngs, args.device, args.model, args.domain_id, report=_line, stop=stop)
     _line('')
     _line(f'frames: sent {s.sent}, received {s.received}, processed {s.processed}, '
           f'dropped {s.dropped}, malformed {s.malformed}  (model on {s.device})')

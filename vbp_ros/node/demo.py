@@ -17,8 +17,6 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from vbp_ros.stop_signals import stop_on_signals
-
 LOG = logging.getLogger(__name__)
 
 
@@ -73,7 +71,8 @@ def _save_overlay(path: Path, rgb: np.ndarray, mask: np.ndarray) -> None:
 def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: float = 30.0,
              source: str = 'synthetic', out_dir: str | Path | None = 'demo-out', pngs: int = 4,
              device: str = 'auto', model_path: str = '', domain_id: int | None = None,
-             report: Callable[[str], None] | None = None) -> DemoSummary:
+             report: Callable[[str], None] | None = None,
+             stop: threading.Event | None = None) -> DemoSummary:
     """Run camera, node and viewer for ``duration`` seconds.
 
     Args:
@@ -88,6 +87,7 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
         model_path: model file; empty: bundled.
         domain_id: DDS domain; default ROS_DOMAIN_ID or 0.
         report: called with one line per second and the summary lines (default: log).
+        stop: set it (e.g. from a signal handler) to end the demo early; it still reports.
 
     Returns:
         The measurements.
@@ -112,7 +112,7 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
     node_t = DdsTransport('vbp', domain_id=domain_id,
                           param_values={'device': device, 'model_path': model_path})
     world_t = DdsTransport('vbp_demo', domain_id=domain_id)
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     summary = DemoSummary()
     out = Path(out_dir) if out_dir and pngs > 0 else None
     try:
@@ -133,32 +133,31 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
             out.mkdir(parents=True, exist_ok=True)
         second = 1
         last_counts = node.stats.snapshot()
-        with stop_on_signals(stop, what='ending the demo early'):
-            while camera.is_alive() or second == 1:
-                camera.join(timeout=max(0.0, start + second - time.monotonic()))
-                elapsed = time.monotonic() - start
-                counts = node.stats.snapshot()
-                steer = listener.snapshot('steering')
-                p50 = node.stats.percentiles('total')[0] * 1e3
-                masks = listener.snapshot('mask')[-30:]
-                e2e = _pct([r.latency_s * 1e3 for r in masks])[0]
-                say(f't={elapsed:4.1f}s  in {counts["received"] - last_counts["received"]:3d}  '
-                    f'processed {counts["processed"] - last_counts["processed"]:3d}  '
-                    f'dropped {counts["dropped"] - last_counts["dropped"]:3d}  steering '
-                    f'{steer[-1].msg.drive.steering_angle if steer else float("nan"):+.4f} rad  '
-                    f'node p50 {p50:5.2f} ms  camera->mask p50 {e2e:5.2f} ms')
-                last_counts = counts
-                while out is not None and png_times and elapsed >= png_times[0] and masks:
-                    png_times.pop(0)
-                    item = masks[-1]
-                    rgb = cam.history.get(item.stamp_ns)
-                    if rgb is not None:
-                        mask = np.frombuffer(item.msg.data, np.uint8).reshape(
-                            item.msg.height, item.msg.step)[:, :item.msg.width]
-                        path = out / f'overlay_{len(summary.pngs):02d}.png'
-                        _save_overlay(path, rgb, mask)
-                        summary.pngs.append(path)
-                second += 1
+        while camera.is_alive() or second == 1:
+            camera.join(timeout=max(0.0, start + second - time.monotonic()))
+            elapsed = time.monotonic() - start
+            counts = node.stats.snapshot()
+            steer = listener.snapshot('steering')
+            p50 = node.stats.percentiles('total')[0] * 1e3
+            masks = listener.snapshot('mask')[-30:]
+            e2e = _pct([r.latency_s * 1e3 for r in masks])[0]
+            say(f't={elapsed:4.1f}s  in {counts["received"] - last_counts["received"]:3d}  '
+                f'processed {counts["processed"] - last_counts["processed"]:3d}  '
+                f'dropped {counts["dropped"] - last_counts["dropped"]:3d}  steering '
+                f'{steer[-1].msg.drive.steering_angle if steer else float("nan"):+.4f} rad  '
+                f'node p50 {p50:5.2f} ms  camera->mask p50 {e2e:5.2f} ms')
+            last_counts = counts
+            while out is not None and png_times and elapsed >= png_times[0] and masks:
+                png_times.pop(0)
+                item = masks[-1]
+                rgb = cam.history.get(item.stamp_ns)
+                if rgb is not None:
+                    mask = np.frombuffer(item.msg.data, np.uint8).reshape(
+                        item.msg.height, item.msg.step)[:, :item.msg.width]
+                    path = out / f'overlay_{len(summary.pngs):02d}.png'
+                    _save_overlay(path, rgb, mask)
+                    summary.pngs.append(path)
+            second += 1
         time.sleep(0.3)
         node.stop()
         counts = node.stats.snapshot()
