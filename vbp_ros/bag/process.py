@@ -349,7 +349,7 @@ class _Run:
         self.camera, self.opts, self.pipeline, self.progress = camera, opts, pipeline, progress
         self.cls = msgs.Image if topics[camera].ros_type == IMAGE else msgs.CompressedImage
         self.stop = threading.Event()  # tells the reader to quit
-        self.requested_stop = requested_stop
+        self.requested_stop = requested_stop or threading.Event()  # from the caller
         self.stopped = False
         self.to_infer: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.to_write: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -532,7 +532,7 @@ class _Run:
             self.messages = itertools.chain((first,), it)
 
     def execute(self) -> None:
-        if self.requested_stop is not None and self.requested_stop.is_set():
+        if self.requested_stop.is_set():
             self.stopped = True  # asked to stop while the model loaded: write nothing
             return
         self._first_message()
@@ -543,7 +543,7 @@ class _Run:
         done = 0
         try:
             while True:
-                if self.requested_stop is not None and self.requested_stop.is_set():
+                if self.requested_stop.is_set():
                     self.stopped = True
                     break
                 batch = _get(self.to_infer, reader)

@@ -49,7 +49,7 @@ class _Plan:
     """Per input size: the chain, its matrices on the right device, and how to capture maps."""
 
     def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device,
-                 compiled: bool = False) -> None:
+                 for_compile: bool = False) -> None:
         self.names = [t.conv_name for t in chain.taps]
         self.up = [BoxUpsample(a, b, device) for a, b in chain.upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
@@ -61,7 +61,7 @@ class _Plan:
         # compile=True only: the dense float32 (A_h, A_wᵀ) per step, and the compiled function
         # (built on first use).
         self.footprints = [(a_h.to(device, torch.float32), a_w.t().to(device, torch.float32))
-                           for a_h, a_w in chain.upsample] if compiled else []
+                           for a_h, a_w in chain.upsample] if for_compile else []
         self.compiled: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
         # Hook-free path for plain nn.Sequential models: index of the module before which
         # (input tap) or after which (output tap) each map is read.
