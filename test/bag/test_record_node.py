@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bag_testutil import camera_frames
+from waiting import wait_until
 from vbp_ros.bag import BagReader, BagRecorder
 
 pytest.importorskip('cyclonedds')
@@ -24,15 +25,6 @@ OUTPUTS = {'/vbp/steering': 'ackermann_msgs/msg/AckermannDriveStamped',
            '/vbp/mask': 'sensor_msgs/msg/Image',
            '/vbp/overlay': 'sensor_msgs/msg/Image',
            '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}
-
-
-def _wait(cond: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
@@ -71,14 +63,15 @@ def test_recording_holds_everything_published(monkeypatch: pytest.MonkeyPatch, p
                 for t, ty in OUTPUTS.items()]
         cam = CameraPublisher(peer, iter(frames), reliability='reliable')
         assert cam.wait_for_subscriber(30), 'node did not subscribe'
-        assert _wait(lambda: all(p.subscription_count() for p in
-                                 (node.steering_pub, node.mask_pub, node.overlay_pub))), \
-            'outputs not matched'
+        assert wait_until(lambda: all(p.subscription_count() for p in
+                                      (node.steering_pub, node.mask_pub, node.overlay_pub)),
+                          30.0), 'outputs not matched'
         for i in range(len(frames)):
             cam.publish_one()
-            assert _wait(lambda: len(received['/vbp/steering']) > i), f'no output for frame {i}'
-        assert _wait(lambda: len(received['/diagnostics']) >= 2)
-        assert _wait(lambda: len(received['/vbp/overlay']) == len(frames))
+            assert wait_until(lambda: len(received['/vbp/steering']) > i, 30.0), \
+                f'no output for frame {i}'
+        assert wait_until(lambda: len(received['/diagnostics']) >= 2, 30.0)
+        assert wait_until(lambda: len(received['/vbp/overlay']) == len(frames), 30.0)
     finally:
         if node is not None:
             node.stop()

@@ -8,21 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from waiting import wait_until
 from vbp_ros.msgs import AckermannDriveStamped, CompressedImage, deserialize, DiagnosticArray, \
     Header, Image, serialize, Time, typestore
 from vbp_ros.node.camera import CameraPublisher, compressed_message, image_message
 from vbp_ros.node.listener import OutputListener
 from vbp_ros.node.sources import PatternSource
 from vbp_ros.transport.qos import DEFAULT, image_qos
-
-
-def wait_until(cond: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def send_frames(cam: CameraPublisher, n: int, node: Any) -> list[int]:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,15 +21,6 @@ from vbp_ros.node.sources import PatternSource
 
 psutil = pytest.importorskip('psutil')
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(cond: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def start_node(domain: int, model_path: str, *extra: str) -> subprocess.Popen:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,21 +17,13 @@ from cyclonedds.sub import DataReader  # noqa: E402
 from cyclonedds.topic import Topic  # noqa: E402
 from cyclonedds.util import duration  # noqa: E402
 
+from waiting import wait_until  # noqa: E402
 from vbp_ros.msgs import deserialize, Float32, Header, Image, serialize, Time  # noqa: E402
 from vbp_ros.transport import create_transport, DEFAULT, SENSOR_DATA  # noqa: E402
 from vbp_ros.transport import dds_types, TransportError  # noqa: E402
 from vbp_ros.transport.dds import DdsTransport  # noqa: E402
 from vbp_ros.transport.qos import QosProfile  # noqa: E402
 from vbp_ros.transport.types import TYPE_HASHES  # noqa: E402
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.fixture
