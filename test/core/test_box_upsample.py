@@ -42,6 +42,31 @@ def test_band_applies_like_its_matrix(k: int, s: int, p: int, d: int, n: int) ->
     assert torch.allclose(cols, expected.permute(2, 1, 0), atol=1e-5)
 
 
+@pytest.mark.parametrize('k,s,p,d,n', GEOMETRIES + [(1, 3, 0, 1, 12), (4, 4, 0, 1, 17)])
+def test_band_gathers_like_its_matrix(k: int, s: int, p: int, d: int, n: int) -> None:
+    conv = nn.Conv2d(1, 1, k, s, p, d)
+    out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+    a = Footprint.of(conv).matrix(0, n, out)
+    band = Band.from_matrix(a)
+    assert band is not None
+    m = torch.rand(2, out, 7)
+    expected = torch.einsum('ij,njw->niw', a.float(), m)
+    assert torch.allclose(band.gather(m, 1, n), expected, atol=1e-5)
+    cols = band.gather(m.transpose(1, 2).contiguous(), 2, n)  # the width axis
+    assert torch.allclose(cols, expected.transpose(1, 2), atol=1e-5)
+
+
+def test_band_of_two_convs_gathers_with_its_weights() -> None:
+    conv = Footprint.of(nn.Conv2d(1, 1, 5, 2))
+    a = compose([(conv.matrix(0, 61, 29), conv.matrix(1, 61, 29)),
+                 (conv.matrix(0, 29, 13), conv.matrix(1, 29, 13))])[0]
+    band = Band.from_matrix(a)
+    assert band is not None and max(band.weights) > 1  # overlapping footprints add up
+    m = torch.rand(1, 13, 3)
+    assert torch.allclose(band.gather(m, 1, 61), torch.einsum('ij,njw->niw', a.float(), m),
+                          atol=1e-5)
+
+
 def test_band_of_pooling_then_conv() -> None:
     pool, conv = Footprint.of(nn.MaxPool2d(2)), Footprint.of(nn.Conv2d(1, 1, 3, 2, 1))
     a = compose([(pool.matrix(0, 64, 32), pool.matrix(1, 64, 32)),

@@ -130,6 +130,32 @@ class Band:
             out[tuple(dst)] += part if v == 1.0 else part * v
         return out
 
+    def gather(self, mask: torch.Tensor, dim: int, n_out: int) -> torch.Tensor:
+        """:meth:`apply` written so that each output element sums its own inputs (polyphase).
+
+        Output ``i`` with ``i + offset = stride*q + r`` is ``Σ_a weights[r + stride*a] *
+        mask[q - a]``: per phase ``r`` a sum of shifted slices of the zero-padded mask, and the
+        phases interleaved. Only pads, slices, stacks and reshapes: TorchInductor turns it into
+        one vectorised loop (the dense products and :meth:`apply`'s slice-adds compile slower).
+        Needs ``offset >= 0`` (true of every conv and pooling layer and their chains).
+        """
+        dim %= mask.dim()
+        s, n_in = self.stride, mask.shape[dim]
+        q_len = (n_out - 1 + self.offset) // s + 1
+        phases = [[(a, v) for a, v in enumerate(self.weights[r::s]) if v] for r in range(s)]
+        left = max([a for taps in phases for a, _ in taps] + [0])  # (no default=: Dynamo)
+        pad = [0, 0] * (mask.dim() - 1 - dim) + [left, max(0, q_len - n_in)]
+        padded = torch.nn.functional.pad(mask, pad)
+        sums = []
+        for taps in phases:
+            acc = torch.zeros_like(padded.narrow(dim, 0, q_len))
+            for a, v in taps:
+                part = padded.narrow(dim, left - a, q_len)
+                acc = acc + (part if v == 1.0 else part * v)
+            sums.append(acc)
+        out = torch.stack(sums, dim + 1).flatten(dim, dim + 1)  # index stride*q + r
+        return out.narrow(dim, self.offset, n_out)
+
 
 class BoxUpsample:
     """One precomputed VisualBackProp upsampling step, from an h×w map to H×W.
