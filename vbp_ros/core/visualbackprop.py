@@ -124,9 +124,10 @@ class VisualBackProp:
         layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
             order; default all ``nn.Conv2d`` layers. Use it for models with branches.
         compile: True (or a ``torch.compile`` mode such as ``'reduce-overhead'``, which adds
-            CUDA graphs on GPU): run forward pass and VisualBackProp as one compiled function per
-            input shape. TorchInductor fuses each channel sum into the kernel that multiplies
-            it into the mask, so no map gets a pass of its own. The first call per shape
+            CUDA graphs on GPU; their outputs are overwritten by the next call, so clone what
+            you keep): run forward pass and VisualBackProp as one compiled function per input
+            shape. TorchInductor fuses each channel sum into the kernel that multiplies it into
+            the mask, so no map gets a pass of its own. The first call per shape
             compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile limit
             (``torch._dynamo.config.recompile_limit``, 8 shapes by default) it warns and runs
             further shapes eagerly. Plain ``nn.Sequential`` models only (others run eagerly,
