@@ -1,7 +1,6 @@
 """VisualBackProp(compile=True): the torch.compile'd forward + mask equals the eager one."""
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
@@ -66,17 +65,22 @@ def test_compiled_net_with_unbanded_steps(inductor: None) -> None:
     assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
 
 
-def test_compile_falls_back_for_custom_forward_with_a_warning() -> None:
-    net, stages = _net_custom()
-    x = torch.randn(2, 1, 33, 50)
-    with pytest.warns(UserWarning, match='runs eagerly'):
-        vbp = VisualBackProp(net, compile=True)
+def test_compiled_custom_forward_uses_hooks_in_one_graph(inductor: None) -> None:
+    from torch._dynamo.utils import counters
+    net, stages = _net_custom()  # own forward(), functional ReLUs, BN before a conv, pooling
+    vbp = VisualBackProp(net, compile=True)
+    counters.clear()
     with torch.no_grad():
-        expected = reference_vbp(x, stages)
-        net.float()
-        _, mask = vbp(x)
-    assert not vbp.compile
-    assert torch.allclose(mask, expected, atol=1e-5)
+        for seed in range(3):  # the same hook functions every call: no recompiles
+            x = torch.randn(2, 1, 33, 50, generator=torch.Generator().manual_seed(seed))
+            out, mask = vbp(x)
+            expected = reference_vbp(x, stages)
+            net.float()
+            assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
+            assert torch.allclose(out, net(x), atol=1e-6)
+    assert not counters['graph_break'], dict(counters['graph_break'])
+    assert counters['stats']['unique_graphs'] == 1
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
 
 
 def test_intermediates_run_eagerly_under_compile() -> None:

@@ -12,17 +12,17 @@ footprint matrices (:mod:`vbp_ros.core.box_upsample`).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from vbp_ros.core.box_upsample import Band, BoxUpsample, upsample_chain
-from vbp_ros.core.layer_chain import build_chain, Chain, record_calls
+from vbp_ros.core.layer_chain import build_chain, Chain, record_calls, Tap
 from vbp_ros.errors import InputError
 
 _PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
@@ -74,6 +74,65 @@ class _Plan:
                 i = index[id(t.call.module)] + (0 if t.where == 'input' else 1)
                 points.setdefault(i, []).append(k)
             self.seq_points = points
+        # Otherwise forward hooks read the maps. Made once per plan: compiled code then sees the
+        # same hook functions on every call (new ones would make TorchDynamo recompile).
+        self.hooks = _TapHooks(chain.taps, self.channel_sum) if flat is None else None
+
+    def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor:
+        """Map ``k`` from the activation ``t`` it is read from: N×h×w float32.
+
+        A channel sum instead of the mean: the constant 1/C of each layer cancels in the final
+        min-max normalisation, and a sum is one kernel instead of two.
+        """
+        if t.requires_grad:
+            t = t.detach()
+        if self.reshape[k]:
+            t = t.reshape(t.shape[0], *self.shapes[k])
+        return t.sum(1) if t.dtype == torch.float32 else t.sum(1, dtype=torch.float32)
+
+
+class _TapHooks:
+    """Forward (pre-)hooks that keep each conv layer's map during a forward pass."""
+
+    def __init__(self, taps: list[Tap], reduce: Callable[[int, torch.Tensor], torch.Tensor]
+                 ) -> None:
+        self.taps = taps
+        self.maps: dict[int, torch.Tensor] = {}
+        self.calls = [0] * len(taps)  # calls of each tap's module so far (a layer can run twice)
+        self._fns = [self._hook(k, tap.call.occurrence, tap.where == 'input', reduce)
+                     for k, tap in enumerate(taps)]
+
+    def _hook(self, k: int, occurrence: int, pre: bool,
+              reduce: Callable[[int, torch.Tensor], torch.Tensor]) -> Callable[..., None]:
+        def take(t: torch.Tensor) -> None:
+            if self.calls[k] == occurrence:
+                self.maps[k] = reduce(k, t)
+            self.calls[k] += 1
+
+        if pre:
+            return lambda module, args: take(args[0])
+        return lambda module, args, out: take(out)
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator[None]:
+        """Hooks registered for the duration of the block (nothing is left on the model)."""
+        self.maps.clear()
+        self.calls[:] = [0] * len(self.calls)
+        handles = []
+        try:
+            for tap, fn in zip(self.taps, self._fns):
+                module = tap.call.module
+                handles.append(module.register_forward_pre_hook(fn) if tap.where == 'input'
+                               else module.register_forward_hook(fn))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+            self.maps.clear()
+
+    def collected(self) -> list[torch.Tensor]:
+        """The maps of the forward pass that just ran, shallow to deep."""
+        return [self.maps[k] for k in range(len(self.taps))]
 
 
 def _axis_step(a: torch.Tensor, dim: int, device: torch.device
@@ -130,8 +189,9 @@ class VisualBackProp:
             the mask, so no map gets a pass of its own. The first call per shape
             compiles (seconds; on CPU it needs a C++ compiler). Past PyTorch's recompile limit
             (``torch._dynamo.config.recompile_limit``, 8 shapes by default) it warns and runs
-            further shapes eagerly. Plain ``nn.Sequential`` models only (others run eagerly,
-            with a warning); ``intermediates=True`` is eager.
+            further shapes eagerly. Any model TorchDynamo can trace (a graph break in the
+            model's own code still gives the right mask, only slower); ``intermediates=True``
+            is eager.
 
     The mask is float32 whatever the model's dtype (the product of several maps would lose
     precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
@@ -143,11 +203,8 @@ class VisualBackProp:
         self.layers = list(layers) if layers is not None else None
         self._plans: dict[_PlanKey, _Plan] = {}
         self._flat = _flatten_sequential(model)
-        self.compile = bool(compile) and self._flat is not None
+        self.compile = bool(compile)
         self._compile_mode = compile if isinstance(compile, str) else None
-        if compile and not self.compile:
-            warnings.warn(f'VisualBackProp(compile=True) compiles plain nn.Sequential models; '
-                          f'{type(model).__name__} runs eagerly', stacklevel=2)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the model on ``x``; return its output and the N×H×W VisualBackProp mask."""
@@ -172,7 +229,8 @@ class VisualBackProp:
             if plan.compiled is None:
                 plan.compiled = torch.compile(lambda t: self._compiled_body(t, plan),
                                               dynamic=False, mode=self._compile_mode)
-            result = VbpResult(*plan.compiled(x))
+            with plan.hooks.attached() if plan.hooks else contextlib.nullcontext():
+                result = VbpResult(*plan.compiled(x))
             if on_output is not None:
                 on_output(result.output)
             return result
@@ -201,8 +259,9 @@ class VisualBackProp:
 
     def _compiled_body(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
         """What ``compile=True`` compiles: the traced forward, then per step the upsampling
-        along width and height (see :func:`_axis_step`) and the normalisation."""
-        output, maps = self._forward(x, plan)
+        along width and height (see :func:`_axis_step`) and the normalisation. Any hooks are
+        attached outside: registering them inside would break the graph."""
+        output, maps = self._run(x, plan)
         mask = maps[-1]
         for k in range(len(maps) - 1, -1, -1):
             along_w, along_h = plan.axis_steps[k]
@@ -214,38 +273,28 @@ class VisualBackProp:
         return output, (mask - lo) / span.clamp_min(_TINY)
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        maps: list[torch.Tensor | None] = [None] * len(plan.shapes)
+        """The model's output and its maps (shallow to deep)."""
+        if plan.hooks is None:
+            return self._run(x, plan)
+        with plan.hooks.attached():
+            return self._run(x, plan)
 
-        def grab(k: int, t: torch.Tensor) -> None:
-            # A channel sum instead of the mean: the constant 1/C of each layer cancels in the
-            # final min-max normalisation, and a sum is one kernel instead of two.
-            if t.requires_grad:
-                t = t.detach()
-            if plan.reshape[k]:
-                t = t.reshape(t.shape[0], *plan.shapes[k])
-            maps[k] = t.sum(1) if t.dtype == torch.float32 else t.sum(1, dtype=torch.float32)
-
-        points = plan.seq_points
-        if points is not None:  # traced forward of a plain Sequential: no hooks at all
-            assert self._flat is not None
-            for i, module in enumerate(self._flat):
-                for k in points.get(i, ()):
-                    grab(k, x)
-                x = module(x)
-            for k in points.get(len(self._flat), ()):
-                grab(k, x)
-            return x, maps  # type: ignore[return-value]
-
-        handles = []
-        try:
-            for k, tap in enumerate(plan.taps):
-                handles.append(_register(tap.call.module, tap.where, tap.call.occurrence,
-                                         lambda t, k=k: grab(k, t)))
+    def _run(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`_forward` with the plan's hooks (if it has any) already attached."""
+        if plan.hooks is not None:
             output = self.model(x)
-        finally:
-            for h in handles:
-                h.remove()
-        return output, maps  # type: ignore[return-value]
+            return output, plan.hooks.collected()
+        # Traced forward of a plain Sequential: no hooks at all.
+        assert self._flat is not None and plan.seq_points is not None
+        maps: list[torch.Tensor | None] = [None] * len(plan.shapes)
+        points = plan.seq_points
+        for i, module in enumerate(self._flat):
+            for k in points.get(i, ()):
+                maps[k] = plan.channel_sum(k, x)
+            x = module(x)
+        for k in points.get(len(self._flat), ()):
+            maps[k] = plan.channel_sum(k, x)
+        return x, maps  # type: ignore[return-value]
 
     @staticmethod
     def _combine(output: torch.Tensor, maps: list[torch.Tensor], plan: _Plan,
@@ -287,18 +336,3 @@ def _normalise_numpy(mask: np.ndarray) -> np.ndarray:
     flat -= lo
     flat *= 1.0 / np.maximum(span, np.float32(_TINY))
     return out
-
-
-def _register(module: nn.Module, where: str, occurrence: int,
-              fn: Callable[[torch.Tensor], None]) -> torch.utils.hooks.RemovableHandle:
-    """Call ``fn`` with the module's input or output on its ``occurrence``-th call."""
-    count = [0]
-
-    def take(t: torch.Tensor) -> None:
-        if count[0] == occurrence:
-            fn(t)
-        count[0] += 1
-
-    if where == 'input':
-        return module.register_forward_pre_hook(lambda m, args: take(args[0]))
-    return module.register_forward_hook(lambda m, args, out: take(out))
