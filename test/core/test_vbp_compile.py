@@ -30,7 +30,9 @@ def test_compiled_pilotnet_matches_reference_and_eager(inductor: None) -> None:
 def test_compiled_pilotnet_is_one_graph(inductor: None) -> None:
     # A graph break would still give the right mask, but split the work into several compiled
     # pieces with eager Python between them (measured 4 to 6 times the extra cost).
+    import torch._dynamo
     from torch._dynamo.utils import counters
+    torch._dynamo.reset()  # earlier compiles must not count towards the recompile limit
     counters.clear()
     with torch.inference_mode():
         VisualBackProp(PilotNet().eval(), compile=True)(torch.randn(1, 3, 66, 200))
@@ -66,9 +68,11 @@ def test_compiled_net_with_unbanded_steps(inductor: None) -> None:
 
 
 def test_compiled_custom_forward_uses_hooks_in_one_graph(inductor: None) -> None:
+    import torch._dynamo
     from torch._dynamo.utils import counters
     net, stages = _net_custom()  # own forward(), functional ReLUs, BN before a conv, pooling
     vbp = VisualBackProp(net, compile=True)
+    torch._dynamo.reset()  # earlier compiles must not count towards the recompile limit
     counters.clear()
     with torch.no_grad():
         for seed in range(3):  # the same hook functions every call: no recompiles
