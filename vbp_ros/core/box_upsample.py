@@ -74,8 +74,9 @@ BANDED_ABOVE = 4_000_000
 class Band:
     """A footprint matrix as a strided kernel: ``A[j*stride - offset + t, j] = weights[t]``.
 
-    Every conv or pooling layer, and every chain of them, has this shape (clipped at the
-    borders); applying it costs len(weights) slice-adds instead of a dense matrix product.
+    Every conv or pooling layer has this shape (clipped at the borders), and so do chains of
+    them unless a padded layer inside clips the band; applying it costs len(weights)
+    slice-adds instead of a dense matrix product.
     """
 
     stride: int
@@ -137,7 +138,7 @@ class Band:
         mask[q - a]``: per phase ``r`` a sum of shifted slices of the zero-padded mask, and the
         phases interleaved. Only pads, slices, stacks and reshapes: TorchInductor turns it into
         one vectorised loop (the dense products and :meth:`apply`'s slice-adds compile slower).
-        Needs ``offset >= 0`` (true of every conv and pooling layer and their chains).
+        Needs ``offset >= 0`` (true of every conv and pooling layer, and of their bands).
         """
         dim %= mask.dim()
         s, n_in = self.stride, mask.shape[dim]

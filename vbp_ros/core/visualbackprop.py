@@ -58,7 +58,6 @@ class _Plan:
         # Maps read from a flattened tensor (e.g. the input of a Linear) need a reshape.
         self.reshape = [len(t.call.in_shape if t.where == 'input' else t.call.out_shape) != 3
                         for t in chain.taps]
-        self.taps = chain.taps
         # compile=True only: per step the width and height upsampling, and the compiled
         # function (built on first use).
         self.axis_steps = [(_axis_step(a_w, 2, device), _axis_step(a_h, 1, device))
@@ -77,6 +76,11 @@ class _Plan:
         # Otherwise forward hooks read the maps. Made once per plan: compiled code then sees the
         # same hook functions on every call (new ones would make TorchDynamo recompile).
         self.hooks = _TapHooks(chain.taps, self.channel_sum) if flat is None else None
+
+    def capturing(self) -> contextlib.AbstractContextManager[None]:
+        """The block in which a forward pass leaves its maps for :meth:`VisualBackProp._run`
+        (hooks attached, where the plan uses hooks)."""
+        return self.hooks.attached() if self.hooks is not None else contextlib.nullcontext()
 
     def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor:
         """Map ``k`` from the activation ``t`` it is read from: N×h×w float32.
@@ -229,7 +233,7 @@ class VisualBackProp:
             if plan.compiled is None:
                 plan.compiled = torch.compile(lambda t: self._compiled_body(t, plan),
                                               dynamic=False, mode=self._compile_mode)
-            with plan.hooks.attached() if plan.hooks else contextlib.nullcontext():
+            with plan.capturing():
                 result = VbpResult(*plan.compiled(x))
             if on_output is not None:
                 on_output(result.output)
@@ -274,9 +278,7 @@ class VisualBackProp:
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The model's output and its maps (shallow to deep)."""
-        if plan.hooks is None:
-            return self._run(x, plan)
-        with plan.hooks.attached():
+        with plan.capturing():
             return self._run(x, plan)
 
     def _run(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
