@@ -261,6 +261,15 @@ class _InterruptAfter:
         return self.pipeline.process_batch(frames, mask=mask)
 
 
+def _assert_incomplete_with_first_frames(out: Path, n: int) -> None:
+    """``out`` is a readable bag marked incomplete, holding steering and masks of frames 0..n-1."""
+    with BagReader(out) as r:
+        assert r.metadata[COMPLETE_KEY] == 'false' and r.metadata['vbp_ros.frames'] == str(n)
+    got = read_back(out)
+    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(n)]
+    assert len(got[MASK]) == n
+
+
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
 def test_interrupted_run_leaves_a_readable_incomplete_bag(make_camera_bag: Any, pipeline: Any,
                                                           tmp_path: Path, storage: str) -> None:
@@ -269,12 +278,7 @@ def test_interrupted_run_leaves_a_readable_incomplete_bag(make_camera_bag: Any, 
         process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=3, storage=storage),
                     pipeline=_InterruptAfter(pipeline, 3))
     assert not (tmp_path / 'out').exists()
-    out = tmp_path / 'out.incomplete'
-    with BagReader(out) as r:
-        assert r.metadata[COMPLETE_KEY] == 'false'
-    got = read_back(out)
-    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(6)]
-    assert len(got[MASK]) == 6
+    _assert_incomplete_with_first_frames(tmp_path / 'out.incomplete', 6)
 
 
 def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
@@ -292,11 +296,7 @@ def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
                          pipeline=pipeline, progress=progress, stop=stop)
     assert report.stopped and not report.complete and report.frames == 6
     assert report.output == tmp_path / 'out.incomplete' and not (tmp_path / 'out').exists()
-    with BagReader(report.output) as r:
-        assert r.metadata[COMPLETE_KEY] == 'false' and r.metadata['vbp_ros.frames'] == '6'
-    got = read_back(report.output)
-    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(6)]
-    assert len(got[MASK]) == 6
+    _assert_incomplete_with_first_frames(report.output, 6)
 
 
 def test_stop_before_the_first_frame_writes_nothing(make_camera_bag: Any, pipeline: Any,
