@@ -10,6 +10,7 @@ Examples::
 
     ros2 launch vbp_ros vbp.launch.py demo:=true rviz:=true
     ros2 launch vbp_ros vbp.launch.py camera_topic:=/front/image_raw device:=cuda record:=true
+    ros2 launch vbp_ros vbp.launch.py device:=cuda compile:=true
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess
@@ -33,6 +34,8 @@ def generate_launch_description() -> LaunchDescription:
                               description='steering model (.safetensors); empty: bundled model'),
         DeclareLaunchArgument('device', default_value='auto', choices=['auto', 'cpu', 'cuda'],
                               description='torch device for the model'),
+        DeclareLaunchArgument('compile', default_value='false', choices=BOOL,
+                              description='torch.compile model + VisualBackProp at start-up'),
         DeclareLaunchArgument('reliability', default_value='best_effort',
                               choices=['best_effort', 'reliable'],
                               description='QoS reliability of camera, mask and overlay'),
@@ -54,6 +57,7 @@ def generate_launch_description() -> LaunchDescription:
             {'camera_topic': ParameterValue(camera_topic, value_type=str),
              'model_path': ParameterValue(LaunchConfiguration('model_path'), value_type=str),
              'device': ParameterValue(LaunchConfiguration('device'), value_type=str),
+             'compile': ParameterValue(LaunchConfiguration('compile'), value_type=bool),
              'reliability': ParameterValue(LaunchConfiguration('reliability'), value_type=str)},
         ])
     camera = Node(

@@ -32,6 +32,12 @@ def test_launch_arguments_are_documented() -> None:
     for name in ('device', 'reliability'):
         declared = [e.value for e in args[name]['choices'].elts]
         assert tuple(declared) == choices[name]
+    # Arguments passed on as node parameters default to the parameters' own defaults.
+    defaults = {p.name: p.default for p in PARAMETERS}
+    for name in ('camera_topic', 'model_path', 'device', 'compile', 'reliability'):
+        default = defaults[name]
+        as_text = str(default).lower() if isinstance(default, bool) else str(default)
+        assert args[name]['default_value'].value == as_text, name
 
 
 def test_rviz_shows_camera_mask_overlay_best_effort() -> None:

@@ -77,6 +77,12 @@ def test_preprocessing_overrides_reach_the_pipeline(model_path: str) -> None:
     assert pipe.preprocess.size == (66, 200)
     assert (pipe.steering.wheelbase, pipe.steering.gain) == (3.0, 2.0)
     assert preprocess_overrides(NodeParams()) == {}
+    assert not pipe.vbp.compile
+
+
+def test_compile_parameter_reaches_the_pipeline(model_path: str, inductor: None) -> None:
+    pipe = build_pipeline(NodeParams(model_path=model_path, device='cpu', compile=True))
+    assert pipe.vbp.compile and next(iter(pipe.vbp._plans.values())).compiled is not None
 
 
 def test_mailbox_newest_wins() -> None:

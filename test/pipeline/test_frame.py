@@ -77,6 +77,47 @@ def test_batch_equals_singles(model_path: Path, rng: np.random.Generator) -> Non
         assert np.abs(s.mask.astype(int) - b.mask).max() <= 1
 
 
+def test_compiled_pipeline_matches_eager(model_path: Path, road_image: np.ndarray,
+                                         inductor: None) -> None:
+    pipe = FramePipeline(model_path, device='cpu', compile=True)
+    plans = list(pipe.vbp._plans.values())
+    assert pipe.vbp.compile and len(plans) == 1 and plans[0].compiled is not None  # at warm-up
+    eager = FramePipeline(model_path, device='cpu')
+    for frame in (road_image, road_image[::-1].copy()):
+        got, want = pipe.process(frame), eager.process(frame)
+        assert got.curvature == pytest.approx(want.curvature, abs=1e-5)
+        assert np.abs(got.mask.astype(int) - want.mask).max() <= 1
+    assert pipe.process(road_image, mask=False).mask is None
+
+
+def test_failed_compile_falls_back_to_eager(model_path: Path, road_image: np.ndarray,
+                                           inductor: None, caplog: pytest.LogCaptureFixture
+                                           ) -> None:
+    import torch._dynamo
+    import torch._inductor.config
+    from torch._inductor.utils import fresh_cache
+    torch._dynamo.reset()  # no code compiled by earlier tests may be reused, nor their builds
+    broken = {'cpp.cxx': ('/nonexistent/c++',), 'compile_threads': 1}
+    with fresh_cache(), torch._inductor.config.patch(broken), caplog.at_level('WARNING'):
+        pipe = FramePipeline(model_path, device='cpu', compile=True)
+    assert not pipe.vbp.compile
+    assert 'torch.compile failed, running eagerly' in caplog.text and 'c++' in caplog.text
+    eager = FramePipeline(model_path, device='cpu')
+    assert pipe.process(road_image).curvature == eager.process(road_image).curvature
+
+
+def test_masks_to_uint8(rng: np.random.Generator) -> None:
+    from vbp_ros.pipeline.frame import _to_uint8
+    masks = torch.from_numpy(rng.random((3, 7, 11), dtype=np.float32))
+    masks[0, 0, :3] = torch.tensor([0.0, 1.0, 0.4 / 255])
+    for m in (masks, masks.transpose(1, 2)):  # also a non-contiguous batch
+        got = _to_uint8(m)
+        want = np.floor(m.numpy().astype(np.float64) * 255 + 0.5)
+        assert got.dtype == np.uint8 and got.shape == tuple(m.shape)
+        assert np.abs(got - want).max() <= 1 and (got == want).mean() > 0.99
+    assert list(_to_uint8(masks)[0, 0, :3]) == [0, 255, 0]
+
+
 def test_preprocess_is_stored_in_model_file(tmp_path: Path) -> None:
     pre = Preprocess(crop=(0.2, 1.0, 0.0, 1.0), colour='gray', mean=(0.5,), std=(0.5,))
     path = tmp_path / 'g.safetensors'

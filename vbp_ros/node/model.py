@@ -54,4 +54,4 @@ def build_pipeline(params: NodeParams) -> Any:
     steering = SteeringConversion(wheelbase=params.wheelbase, gain=params.steering_scale,
                                   max_angle=math.pi)
     return FramePipeline(model_path=path, device=params.device, preprocess=preprocess,
-                         steering=steering)
+                         steering=steering, compile=params.compile)

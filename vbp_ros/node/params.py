@@ -37,6 +37,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('cpu_threads', 1,
               'torch CPU threads (0: torch default); 1 keeps latency steady when the CPU is '
               'shared with the camera driver and DDS', range=(0, 256)),
+    ParamSpec('compile', False,
+              'run model + VisualBackProp as one torch.compile\'d function (on CUDA with CUDA '
+              'graphs): compiled at start-up (seconds; on CPU needs a C++ compiler, else the '
+              'node logs why and runs eagerly); steering is then published with the mask, not '
+              'before it'),
     ParamSpec('crop', [], 'crop box [top, bottom, left, right] as fractions of the frame; '
               'empty: from the model file', item_type=float),
     ParamSpec('input_size', [], 'network input [height, width]; empty: from the model file',
@@ -83,6 +88,7 @@ class NodeParams:
     model_path: str = ''
     device: str = 'auto'
     cpu_threads: int = 1
+    compile: bool = False
     crop: list[float] = field(default_factory=list)
     input_size: list[int] = field(default_factory=list)
     colour_space: str = 'model'

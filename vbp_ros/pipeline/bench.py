@@ -1,6 +1,7 @@
 """Per-frame latency of the pipeline the node runs: decode-free RGB frame -> steering + mask.
 
     python -m vbp_ros.pipeline.bench --device cuda --sizes 640x480 1280x720
+    python -m vbp_ros.pipeline.bench --compile   # also compiled, as the node's compile:=true
 
 Prints p50/p99 per stage with the mask on and off (the node skips the mask when nobody
 listens), and the overlay's extra cost. Measurements only; nothing is asserted.
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from vbp_ros.core.image import overlay
 from vbp_ros.core.model_file import BUNDLED_MODEL, ModelSpec, save_model
@@ -26,28 +28,33 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1e3, q))
 
 
-def measure(pipe: FramePipeline, width: int, height: int, frames: int) -> dict:
-    """Time ``frames`` calls with the mask, without it, and the overlay; milliseconds."""
+def measure(pipes: dict[str, FramePipeline], width: int, height: int,
+            frames: int) -> list[dict]:
+    """Time ``frames`` calls of each pipeline (interleaved, so they share the machine's
+    state) with the mask, without it, and the overlay; milliseconds."""
     rng = np.random.default_rng(0)
     pool = [rng.integers(0, 255, (height, width, 3), dtype=np.uint8) for _ in range(8)]
-    rows: dict[str, list[float]] = {'total_mask': [], 'total_no_mask': [], 'overlay': []}
-    stages: dict[str, list[float]] = {}
+    rows = {name: {'total_mask': [], 'total_no_mask': [], 'overlay': []} for name in pipes}
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in pipes}
     for i in range(frames):
         frame = pool[i % len(pool)]
-        t0 = time.perf_counter()
-        res = pipe.process(frame, mask=True)
-        t1 = time.perf_counter()
-        pipe.process(frame, mask=False)
-        t2 = time.perf_counter()
-        overlay(frame, res.mask)
-        t3 = time.perf_counter()
-        rows['total_mask'].append(t1 - t0)
-        rows['total_no_mask'].append(t2 - t1)
-        rows['overlay'].append(t3 - t2)
-        for k, v in res.timings.items():
-            stages.setdefault(k, []).append(v)
-    out = {k: {'p50': _pct(v, 50), 'p99': _pct(v, 99)} for k, v in {**rows, **stages}.items()}
-    return {'size': f'{width}x{height}', 'device': str(pipe.device), 'ms': out}
+        for name, pipe in pipes.items():
+            t0 = time.perf_counter()
+            res = pipe.process(frame, mask=True)
+            t1 = time.perf_counter()
+            pipe.process(frame, mask=False)
+            t2 = time.perf_counter()
+            overlay(frame, res.mask)
+            t3 = time.perf_counter()
+            rows[name]['total_mask'].append(t1 - t0)
+            rows[name]['total_no_mask'].append(t2 - t1)
+            rows[name]['overlay'].append(t3 - t2)
+            for k, v in res.timings.items():
+                stages[name].setdefault(k, []).append(v)
+    return [{'size': f'{width}x{height}', 'device': str(pipe.device), 'variant': name,
+             'ms': {k: {'p50': _pct(v, 50), 'p99': _pct(v, 99)}
+                    for k, v in {**rows[name], **stages[name]}.items()}}
+            for name, pipe in pipes.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,23 +64,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--model', type=Path, default=None, help='default: the bundled model')
     p.add_argument('--sizes', nargs='+', default=['640x480', '1280x720'])
     p.add_argument('--frames', type=int, default=300)
+    p.add_argument('--threads', type=int, default=1,
+                   help="torch CPU threads (default 1, as the node's cpu_threads; 0: torch's "
+                        'default)')
+    p.add_argument('--compile', action='store_true',
+                   help='also time the pipeline with model + VisualBackProp compiled (as the '
+                        "node's compile parameter does), interleaved with the eager one")
     p.add_argument('--json', type=Path, default=None)
     args = p.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     model = args.model
     tmp = None
     if model is None and not BUNDLED_MODEL.is_file():  # timing does not need trained weights
         tmp = tempfile.TemporaryDirectory()
         model = Path(tmp.name) / 'pilotnet.safetensors'
         save_model(PilotNet(), model, ModelSpec())
-    pipe = FramePipeline(model, device=args.device)
+    pipes = {'eager': FramePipeline(model, device=args.device)}
+    if args.compile:
+        pipes['compiled'] = FramePipeline(model, device=args.device, compile=True)
     results = []
     for size in args.sizes:
         w, h = (int(v) for v in size.split('x'))
-        r = measure(pipe, w, h, args.frames)
-        results.append(r)
-        print(f"{r['device']} {r['size']}:")
-        for k, v in r['ms'].items():
-            print(f"  {k:14} p50 {v['p50']:7.3f} ms   p99 {v['p99']:7.3f} ms")
+        for r in measure(pipes, w, h, args.frames):
+            results.append(r)
+            print(f"{r['device']} {r['size']} {r['variant']}:")
+            for k, v in r['ms'].items():
+                print(f"  {k:14} p50 {v['p50']:7.3f} ms   p99 {v['p99']:7.3f} ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

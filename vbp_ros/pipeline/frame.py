@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 
@@ -19,6 +20,16 @@ from vbp_ros.pipeline.preprocess import Preprocess
 from vbp_ros.pipeline.steering import SteeringConversion
 
 log = logging.getLogger(__name__)
+
+
+def _to_uint8(masks: torch.Tensor) -> np.ndarray:
+    """N×H×W masks in [0, 1] -> uint8 NumPy array (0..255, rounded)."""
+    if masks.device.type != 'cpu':  # converted on the GPU: a quarter of the bytes to copy
+        return (masks * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+    # One OpenCV call instead of four tensor ops (right after the forward pass each costs
+    # ~10-20 us here, whatever its size).
+    m = masks.numpy()
+    return cv2.convertScaleAbs(m.reshape(-1, m.shape[-1]), alpha=255.0).reshape(m.shape)
 
 
 def pick_device(device: str) -> torch.device:
@@ -59,11 +70,18 @@ class FramePipeline:
         steering: curvature -> steering angle conversion.
         cuda_graphs: on CUDA, replay model + VisualBackProp as one CUDA graph per batch size
             (removes the per-kernel launch cost that dominates at batch 1).
+        compile: run model + VisualBackProp as one ``torch.compile``d function (see
+            :class:`VisualBackProp`; on CUDA with CUDA graphs). It is compiled during
+            :meth:`warmup` (seconds; on CPU it needs a C++ compiler), and if that fails the
+            pipeline logs why and stays eager. Compiled, the steering comes out with the mask
+            rather than before it. Each new batch size compiles again, so it suits the node
+            (one frame at a time) better than bag processing.
     """
 
     def __init__(self, model_path: str | Path | None = None, device: str = 'auto',
                  model_class: str | None = None, preprocess: Preprocess | None = None,
-                 steering: SteeringConversion | None = None, cuda_graphs: bool = True) -> None:
+                 steering: SteeringConversion | None = None, cuda_graphs: bool = True,
+                 compile: bool = False) -> None:
         self.device = pick_device(device)
         self.model, self.spec = load_model(model_path, model_class=model_class,
                                            device=self.device)
@@ -72,21 +90,41 @@ class FramePipeline:
         self.model.to(memory_format=torch.channels_last)
         self.preprocess = preprocess or self.spec.preprocess
         self.steering = steering or SteeringConversion()
-        self.vbp = VisualBackProp(self.model)
+        self._cuda_graphs = cuda_graphs and self.device.type == 'cuda'
+        # Compiled on CUDA, Inductor's own CUDA graphs replace CudaGraphed.
+        self.vbp = VisualBackProp(self.model, compile=(
+            ('reduce-overhead' if self._cuda_graphs else True) if compile else False))
         self._host: torch.Tensor | None = None  # reused (pinned on CUDA) input buffer
         self._graphs: dict[tuple[int, ...], CudaGraphed] | None = (
-            {} if cuda_graphs and self.device.type == 'cuda' else None)
+            {} if self._cuda_graphs and not compile else None)
         self.warmup()
 
     def warmup(self, rounds: int = 3) -> None:
-        """Run a few black frames so the first real frame pays no set-up cost."""
+        """Run a few black frames so the first real frame pays no set-up cost (compiling,
+        if the pipeline was asked to)."""
         h, w = self.preprocess.size
         frame = np.zeros((max(h, 64), max(w, 64), 3), np.uint8)
+        if self.vbp.compile:
+            self._compile(frame)
         for _ in range(rounds):
             self.process(frame, mask=True)
             self.process(frame, mask=False)
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
+
+    def _compile(self, frame: np.ndarray) -> None:
+        """Compile model + VisualBackProp on ``frame``; stay eager if that fails."""
+        t = time.perf_counter()
+        try:
+            self.process(frame, mask=True)
+        except Exception as exc:  # no C++ compiler, a model Dynamo cannot trace, ...
+            # A fault of the model itself shows up again, eagerly, on the next call.
+            log.warning('torch.compile failed, running eagerly: %s: %s', type(exc).__name__,
+                        (str(exc).strip().splitlines() or [''])[0])
+            self.vbp = VisualBackProp(self.model)
+            self._graphs = {} if self._cuda_graphs else None
+            return
+        log.info('model + VisualBackProp compiled in %.1f s', time.perf_counter() - t)
 
     def process(self, rgb: np.ndarray, mask: bool = True,
                 on_steering: Callable[[float, float], None] | None = None) -> FrameResult:
@@ -122,8 +160,7 @@ class FramePipeline:
 
         with torch.inference_mode():
             if mask:
-                masks = self._vbp(x, take_output)
-                masks_u8 = (masks * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+                masks_u8 = _to_uint8(self._vbp(x, take_output))
             else:
                 take_output(self.model(x))
                 masks_u8 = None
