@@ -31,6 +31,12 @@ def test_config_file_holds_the_defaults() -> None:
     unset = {p.name for p in PARAMETERS if p.default == []}
     assert set(values) == {p.name for p in PARAMETERS} - unset
     assert resolve_values(PARAMETERS, values) == defaults()
+    # Each key's comment marks the parameters that can change while the node runs.
+    lines = CONFIG.read_text().splitlines()
+    marked = {line.split(':')[0].strip() for prev, line in zip(lines, lines[1:])
+              if line.startswith('    ') and ':' in line and not line.lstrip().startswith('#')
+              and prev.endswith('(live)')}
+    assert marked == {p.name for p in PARAMETERS if p.live}
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -20,6 +20,7 @@ contain them. Observers must be quick (a queue put) and must not raise.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -35,6 +36,8 @@ from vbp_ros.node.diagnostics import build_diagnostics
 from vbp_ros.node.mailbox import Mailbox
 from vbp_ros.node.params import NodeParams, PARAMETERS
 from vbp_ros.node.stats import NodeStats
+from vbp_ros.pipeline.steering import SteeringConversion
+from vbp_ros.transport.parameters import ParamError
 from vbp_ros.transport.qos import DEFAULT, image_qos, QosProfile, Reliability
 
 if TYPE_CHECKING:
@@ -97,6 +100,9 @@ class VbpNode:
                                           daemon=True)]
         self.log.info('listening on %s (%s, %s), model on %s', self.input_topic,
                       self.input_cls.__name__, params.reliability, self.device)
+        watch = getattr(transport, 'watch_parameters', None)  # rclpy: ros2 param set
+        if watch is not None:
+            watch(self.set_parameters)
         if start:
             self.start()
 
@@ -121,6 +127,42 @@ class VbpNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- parameters at run time ---------------------------------------------------------------
+
+    def set_parameters(self, changes: dict[str, Any]) -> str | None:
+        """Apply parameter changes while running (``ros2 param set``), all or none.
+
+        Only parameters marked live in :data:`~vbp_ros.node.params.PARAMETERS` may change; each
+        frame reads the parameters once, so it sees either the old or the new set.
+
+        Returns:
+            None when applied, else why nothing was changed.
+        """
+        specs = {spec.name: spec for spec in PARAMETERS}
+        values = {}
+        for name, value in changes.items():
+            spec = specs.get(name)
+            if spec is None:
+                return f'no parameter {name!r}'
+            if not spec.live:
+                return f'{name!r} is read-only once the node runs; set it at start-up'
+            try:
+                values[name] = spec.validate(value)
+            except ParamError as exc:
+                return str(exc)
+        old = self.params
+        new = dataclasses.replace(old, **values)
+        steering = getattr(self.pipeline, 'steering', None)  # the angle before offset and clip
+        if isinstance(steering, SteeringConversion) and (
+                (new.wheelbase, new.steering_scale) != (steering.wheelbase, steering.gain)):
+            self.pipeline.steering = dataclasses.replace(steering, wheelbase=new.wheelbase,
+                                                         gain=new.steering_scale)
+        self.params = new
+        for name, value in values.items():
+            if value != getattr(old, name):
+                self.log.info('parameter %s: %r -> %r', name, getattr(old, name), value)
+        return None
 
     # -- input ---------------------------------------------------------------------------------
 

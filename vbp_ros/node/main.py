@@ -60,12 +60,14 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_parameters() -> str:
-    """Every parameter as 'name = default  [constraints]  description' lines."""
+    """Every parameter as 'name = default  [constraints]  (live)  description' lines."""
     from vbp_ros.node.params import PARAMETERS
     lines = []
     for spec in PARAMETERS:
         constraints = f'  [{spec.constraints()}]' if spec.constraints() else ''
-        lines.append(f'{spec.name} = {spec.default!r}{constraints}\n    {spec.description}')
+        live = '  (live: ros2 param set works while running)' if spec.live else ''
+        lines.append(f'{spec.name} = {spec.default!r}{constraints}{live}\n'
+                     f'    {spec.description}')
     return '\n'.join(lines)
 
 

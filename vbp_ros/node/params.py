@@ -4,6 +4,10 @@ Values come from ``config/vbp.yaml`` (ROS 2 layout, ``vbp: ros__parameters:``) a
 (``--ros-args -p name:=value`` or ``--param name=value``). Empty preprocessing values mean "as
 stored in the model file".
 
+Parameters marked ``live`` (steering conversion, speed, mask_mode, overlay look, diagnostics)
+may change while the node runs, with ``ros2 param set`` on ROS 2 (the DDS path has no parameter
+services); the rest (topics, QoS, model, device, preprocessing) are read-only after start-up.
+
 Steering conversion: the model outputs curvature ``k`` (1/m, + = left). The node publishes the
 bicycle-model wheel angle, scaled, offset and clipped::
 
@@ -53,14 +57,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('std', [], 'per-channel normalisation std; empty: from the model file',
               item_type=float),
     ParamSpec('wheelbase', 2.7, 'wheelbase in m for steering_angle = atan(wheelbase*curvature)',
-              range=(0.1, 20.0)),
+              range=(0.1, 20.0), live=True),
     ParamSpec('steering_scale', 1.0, 'published steering_angle = scale * angle + offset',
-              range=(-100.0, 100.0)),
+              range=(-100.0, 100.0), live=True),
     ParamSpec('steering_offset', 0.0, 'offset (rad) added to the scaled steering angle',
-              range=(-3.2, 3.2)),
+              range=(-3.2, 3.2), live=True),
     ParamSpec('max_steering_angle', 0.7, 'published steering angle is clipped to +-this (rad)',
-              range=(0.0, 3.2)),
-    ParamSpec('speed', 0.0, 'AckermannDrive.speed to publish (m/s)', range=(-100.0, 100.0)),
+              range=(0.0, 3.2), live=True),
+    ParamSpec('speed', 0.0, 'AckermannDrive.speed to publish (m/s)', range=(-100.0, 100.0),
+              live=True),
     ParamSpec('reliability', 'best_effort',
               'QoS reliability of camera input, mask and overlay (sensor-data profile)',
               choices=('best_effort', 'reliable')),
@@ -70,12 +75,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('mask_mode', 'on_demand',
               'on_demand: compute the mask only while ~/mask or ~/overlay has a subscriber '
               '(or a recorder is attached); always; never',
-              choices=('on_demand', 'always', 'never')),
-    ParamSpec('overlay_alpha', 0.5, 'heatmap opacity of ~/overlay', range=(0.0, 1.0)),
-    ParamSpec('colormap', 'jet', 'colour map of ~/overlay', choices=tuple(COLORMAPS)),
+              choices=('on_demand', 'always', 'never'), live=True),
+    ParamSpec('overlay_alpha', 0.5, 'heatmap opacity of ~/overlay', range=(0.0, 1.0), live=True),
+    ParamSpec('colormap', 'jet', 'colour map of ~/overlay', choices=tuple(COLORMAPS), live=True),
     ParamSpec('diagnostics_period', 1.0, 'seconds between /diagnostics messages',
-              range=(0.1, 60.0)),
-    ParamSpec('hardware_id', '', 'DiagnosticStatus.hardware_id; empty: the torch device'),
+              range=(0.1, 60.0), live=True),
+    ParamSpec('hardware_id', '', 'DiagnosticStatus.hardware_id; empty: the torch device',
+              live=True),
 )
 
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: A subscription callback receives one serialised message (bytes or memoryview).
 RawCallback = Callable[[Any], None]
+#: Applies requested parameter changes {name: value}; returns None, or why it refused them.
+ParamsCallback = Callable[[dict[str, Any]], 'str | None']
 
 
 class Publisher(Protocol):
@@ -51,7 +53,11 @@ class Transport(Protocol):
         """Create a reader whose callback gets each message's CDR bytes."""
 
     def declare_parameters(self, specs: Sequence[ParamSpec]) -> dict[str, Any]:
-        """Declare the node's parameters and return their validated values."""
+        """Declare the node's parameters and return their validated values.
+
+        A transport with parameter services (rclpy) also has ``watch_parameters(apply:
+        ParamsCallback)``, which hands changes requested at run time to ``apply``.
+        """
 
     def resolve_topic(self, topic: str) -> str:
         """Fully qualified name of a topic after expansion and remapping."""

@@ -34,6 +34,8 @@ class ParamSpec:
         range: (min, max) for numbers, inclusive.
         choices: allowed values for strings.
         item_type: element type of list parameters (float or int).
+        live: may change while the node runs (``ros2 param set``); the others are read-only
+            once the node has started.
     """
 
     name: str
@@ -42,6 +44,7 @@ class ParamSpec:
     range: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     item_type: type | None = None
+    live: bool = False
 
     @property
     def type(self) -> type:

@@ -3,7 +3,8 @@
 Imported only where rclpy exists. Subscriptions are ``raw=True`` (the callback gets the CDR
 bytes, as on the DDS path) and publishers publish serialised bytes, so the node logic and any
 recorder see identical data on both middlewares. Parameters are declared with
-``ParameterDescriptor``s carrying the description, ranges and allowed values.
+``ParameterDescriptor``s carrying the description, ranges and allowed values; those not
+marked live are read-only, and ``ros2 param set`` on a live one reaches the node.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import logging
 import threading
 from typing import Any, Sequence
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, \
+    SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -19,7 +21,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosidl_runtime_py.utilities import get_message
 
-from vbp_ros.transport.base import RawCallback
+from vbp_ros.transport.base import ParamsCallback, RawCallback
 from vbp_ros.transport.errors import TransportError
 from vbp_ros.transport.parameters import ParamError, ParamSpec
 from vbp_ros.transport.qos import Durability, History, QosProfile, Reliability
@@ -43,7 +45,8 @@ def to_rclpy_qos(qos: QosProfile) -> QoSProfile:
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """Build the ParameterDescriptor (description, constraints, range) of a spec."""
     desc = ParameterDescriptor(description=spec.description,
-                               additional_constraints=spec.constraints())
+                               additional_constraints=spec.constraints(),
+                               read_only=not spec.live)
     if spec.range and spec.type is float:
         desc.floating_point_range = [FloatingPointRange(from_value=float(spec.range[0]),
                                                         to_value=float(spec.range[1]))]
@@ -175,6 +178,16 @@ class RclpyTransport:
             values[spec.name] = spec.validate(list(value) if isinstance(value, (list, tuple))
                                               else value)
         return values
+
+    def watch_parameters(self, apply: ParamsCallback) -> None:
+        """Pass ``ros2 param set`` requests to ``apply`` (rclpy itself refuses read-only
+        parameters and values outside a descriptor's range first)."""
+        def on_set(params: list[Parameter]) -> SetParametersResult:
+            reason = apply({p.name: list(p.value) if isinstance(p.value, (list, tuple))
+                            else p.value for p in params})
+            return SetParametersResult(successful=reason is None, reason=reason or '')
+
+        self.node.add_on_set_parameters_callback(on_set)
 
     def create_publisher(self, topic: str, msg_type: Any, qos: QosProfile) -> RclpyPublisher:
         """Publisher of the ROS message class for ``msg_type``."""
