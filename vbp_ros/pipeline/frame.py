@@ -114,6 +114,7 @@ class FramePipeline:
 
     def _compile(self, frame: np.ndarray) -> None:
         """Compile model + VisualBackProp on ``frame``; stay eager if that fails."""
+        log.info('compiling model + VisualBackProp with torch.compile (takes seconds)')
         t = time.perf_counter()
         try:
             self.process(frame, mask=True)
