@@ -1,15 +1,15 @@
 """Shared fixtures: a seeded RNG, a tiny steering CNN, a synthetic road-like image, a fresh
-loopback-only DDS domain per test, and whether torch.compile works here."""
+loopback-only DDS domain per test, and whether torch.compile works here. torch is imported only
+by the fixtures that need it, so the message, encoding and transport tests run without it."""
 from __future__ import annotations
 
 import itertools
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 
 @pytest.fixture
@@ -18,7 +18,9 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture
-def tiny_cnn() -> nn.Module:
+def tiny_cnn() -> Any:
+    import torch
+    from torch import nn
     torch.manual_seed(0)
     return nn.Sequential(
         nn.Conv2d(3, 8, 5, stride=2), nn.ReLU(),
@@ -64,6 +66,7 @@ def domain(monkeypatch: pytest.MonkeyPatch) -> int:
 def inductor() -> None:
     """Skip unless torch.compile works here (on CPU TorchInductor builds C++ with the system
     compiler); a toy function is compiled once to find out."""
+    import torch
     try:
         fn = torch.compile(lambda t: (t * 2).sum(), dynamic=False)
         ok = float(fn(torch.ones(3))) == 6.0
