@@ -2,6 +2,8 @@
 with real transposed convolutions (all-ones kernels) in float64."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -253,6 +255,26 @@ def test_training_mode_keeps_gradients_and_mask_has_none() -> None:
     assert out.requires_grad and not mask.requires_grad
     out.sum().backward()
     assert net[0].weight.grad is not None
+
+
+def test_explaining_a_training_step_changes_nothing_else() -> None:
+    # VisualBackProp probes the model once per input shape. In training mode that probe must
+    # not update BatchNorm statistics a second time nor draw dropout masks from the RNG.
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(8 * 8 * 8, 1)).train()
+    plain, explained = copy.deepcopy(net), copy.deepcopy(net)
+    x = torch.randn(4, 3, 20, 20)
+    vbp = VisualBackProp(explained)
+    for step in range(2):  # the first call probes the model, the second reuses the plan
+        torch.manual_seed(step)
+        want, rng_after = plain(x), torch.rand(3)
+        torch.manual_seed(step)
+        got, _ = vbp(x)
+        assert torch.equal(got, want) and torch.equal(torch.rand(3), rng_after)
+        for k, v in plain.state_dict().items():
+            assert torch.equal(explained.state_dict()[k], v), k
 
 
 def test_hooks_removed_even_after_error() -> None:

@@ -68,7 +68,12 @@ class Chain:
 
 
 def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
-    """Run ``model`` once (no grad) and record every leaf-module call in order."""
+    """Run ``model`` once (no grad) and record every leaf-module call in order.
+
+    The probe leaves no trace: buffers it changes (BatchNorm statistics in training mode) are
+    restored and the random number generators (dropout) are left as they were, so a training
+    step that explains its batch matches one that does not.
+    """
     calls: list[Call] = []
     seen: dict[int, int] = {}
     pending: dict[int, list[tuple[int, ...]]] = {}
@@ -88,16 +93,22 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
         return hook
 
     handles = []
+    saved = [(b, b.detach().clone()) for b in model.buffers()
+             if not isinstance(b, nn.parameter.UninitializedBuffer)]
+    cuda = [x.device] if x.device.type == 'cuda' else []
     try:
         for name, m in model.named_modules():
             if not list(m.children()):
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post(name or type(m).__name__)))
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
             model(x)
     finally:
         for h in handles:
             h.remove()
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
     return calls
 
 
