@@ -65,7 +65,7 @@ def describe_parameters() -> str:
     lines = []
     for spec in PARAMETERS:
         constraints = f'  [{spec.constraints()}]' if spec.constraints() else ''
-        live = '  (live: ros2 param set works while running)' if spec.live else ''
+        live = '  (live: ros2 param set applies while running)' if spec.live else ''
         lines.append(f'{spec.name} = {spec.default!r}{constraints}{live}\n'
                      f'    {spec.description}')
     return '\n'.join(lines)
