@@ -26,6 +26,7 @@ def test_valid_baseline() -> None:
     (_img(encoding=''), "unknown image encoding ''"),
     (_img(encoding='32FC1'), "unknown image encoding '32FC1'"),
     (_img(encoding='RGB8'), "unknown image encoding 'RGB8'"),
+    (_img(encoding='8UC3\n'), r"unknown image encoding '8UC3\\n'"),
     (_img(data=bytes(71)), r'71 bytes, fewer than step x height = 18 x 4 = 72'),
     (_img(data=b''), r'0 bytes, fewer than'),
     (_img(step=17, data=bytes(100)), r'step 17 is less than a row of 6 rgb8 pixels \(6 x 3 = 18'),

@@ -66,13 +66,14 @@ def _corrupt_cases() -> list[tuple[bytes, str]]:
     scrambled[2:] = rng.integers(0, 256, len(jpeg) - 2, dtype=np.uint8).tobytes()
     return [
         (b'', 'has no data'),
-        (b'not an image at all', 'corrupt or unsupported'),
-        (bytes(1000), 'corrupt or unsupported'),
-        (jpeg[:len(jpeg) // 2], 'truncated JPEG'),
-        (jpeg[:200], 'truncated JPEG'),
-        (jpeg[:2] + b'\xff\xd9', 'corrupt or unsupported'),
-        (bytes(scrambled), 'corrupt or unsupported|truncated JPEG'),
-        (b'\x89PNG\r\n\x1a\n' + bytes(30), 'corrupt or unsupported|no pixels'),
+        (b'not an image at all', 'neither JPEG nor PNG'),
+        (bytes(1000), 'neither JPEG nor PNG'),
+        (jpeg[:len(jpeg) // 2], 'truncated (or corrupt )?JPEG'),
+        (jpeg[:200], 'truncated (or corrupt )?JPEG'),
+        (jpeg[:-2], 'truncated JPEG: no end-of-image marker'),
+        (jpeg[:2] + b'\xff\xd9', 'no frame header followed by a scan'),
+        (bytes(scrambled), 'corrupt|truncated|exceeds|no pixels'),
+        (b'\x89PNG\r\n\x1a\n' + bytes(30), 'corrupt PNG .*no IHDR header'),
     ]
 
 
@@ -98,6 +99,64 @@ def test_absurd_sizes_are_rejected_before_decoding() -> None:
         decode_compressed(CompressedImage(format='png', data=_png_header(0, 10)))
     with pytest.raises(EncodingError, match='limit of 32 pixels'):
         decode_compressed(CompressedImage(format='jpeg', data=_jpeg()), max_side=32)
+
+
+def _segments(jpeg: bytes) -> list[tuple[int, int]]:
+    """(offset, marker) of each marker segment before the first scan."""
+    out, pos = [], 2
+    while jpeg[pos + 1] != 0xDA:
+        out.append((pos, jpeg[pos + 1]))
+        pos += 2 + struct.unpack_from('>H', jpeg, pos + 2)[0]
+    return out
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if OpenCV is asked to decode: the check must happen on the header alone."""
+    import vbp_ros.encodings.compressed as compressed
+    monkeypatch.setattr(compressed.cv2, 'imdecode',
+                        lambda *a: pytest.fail('decoded before the size was checked'))
+
+
+def test_stray_bytes_do_not_hide_a_jpeg_size(no_decoding: None) -> None:
+    # libjpeg skips stray bytes between segments and would allocate what the frame header
+    # says; the header reader must skip them too instead of giving up.
+    jpeg = bytearray(_jpeg())
+    sof = next(pos for pos, marker in _segments(bytes(jpeg)) if 0xC0 <= marker <= 0xC2)
+    struct.pack_into('>HH', jpeg, sof + 5, 12000, 12000)
+    evil = bytes(jpeg[:sof]) + b'\x00\x00' + bytes(jpeg[sof:])
+    assert peek_size(evil) == (12000, 12000)
+    with pytest.raises(EncodingError, match='exceeds the limit of 268435456 bytes'):
+        decode_compressed(CompressedImage(format='jpeg', data=evil))
+
+
+@pytest.mark.parametrize('ext', ['.bmp', '.tiff', '.webp', '.pgm'])
+def test_other_formats_are_refused_without_decoding(ext: str, no_decoding: None) -> None:
+    ok, buf = cv2.imencode(ext, _rgb()[..., :1] if ext == '.pgm' else _rgb())
+    assert ok
+    with pytest.raises(EncodingError, match='neither JPEG nor PNG'):
+        decode_compressed(CompressedImage(format='jpeg', data=buf.tobytes()))
+
+
+def test_padding_after_the_jpeg_end_is_fine() -> None:
+    # Some MJPEG cameras pad their frames; the end marker is then far from the end.
+    want = decode_compressed(CompressedImage(format='jpeg', data=_jpeg()))
+    for pad in (b'\x00' * 1000, b'\xff' * 63):
+        got = decode_compressed(CompressedImage(format='jpeg', data=_jpeg() + pad))
+        assert (got == want).all()
+
+
+def test_exif_orientation_is_ignored_as_by_image_transport() -> None:
+    # APP1 Exif with Orientation = 6 (rotate 90 degrees): the pixels stay as stored.
+    ifd = struct.pack('<HHHIHHI', 1, 0x0112, 3, 1, 6, 0, 0)
+    tiff = b'II*\x00' + struct.pack('<I', 8) + ifd
+    app1 = b'\xff\xe1' + struct.pack('>H', 2 + 6 + len(tiff)) + b'Exif\x00\x00' + tiff
+    jpeg = _jpeg()
+    rotated = jpeg[:2] + app1 + jpeg[2:]
+    assert cv2.imdecode(np.frombuffer(rotated, np.uint8), cv2.IMREAD_COLOR).shape == (64, 48, 3)
+    out = decode_compressed(CompressedImage(format='jpeg', data=rotated))
+    assert out.shape == (48, 64, 3)
+    assert (out == decode_compressed(CompressedImage(format='jpeg', data=jpeg))).all()
 
 
 def test_compressed_depth_is_refused() -> None:

@@ -17,25 +17,18 @@ _JPEG_NO_LENGTH = frozenset([0x01, 0xD8, *range(0xD0, 0xD8)])
 _FORMATS = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}
 
 
-def peek_size(data: bytes) -> tuple[int, int] | None:
-    """Read (width, height) from a PNG or JPEG header without decoding it.
+def _jpeg_layout(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, offset of the start-of-scan marker) of a JPEG, or None.
 
-    Args:
-        data: The compressed image.
-
-    Returns:
-        ``(width, height)``, or None if the data is neither a PNG nor a JPEG with a frame
-        header (OpenCV may still know the format).
+    Walks the marker segments the way libjpeg does, including its skipping of stray bytes
+    between segments, so the size read here is the size the decoder will allocate.
     """
-    if data.startswith(_PNG_MAGIC) and len(data) >= 24 and data[12:16] == b'IHDR':
-        width, height = struct.unpack_from('>II', data, 16)
-        return width, height
-    if not data.startswith(b'\xff\xd8'):
-        return None
+    size = None
     pos = 2
     while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
+        if data[pos] != 0xFF:                    # stray byte: libjpeg skips to the next 0xFF
+            pos += 1
+            continue
         marker = data[pos + 1]
         if marker == 0xFF:                       # fill byte
             pos += 1
@@ -44,23 +37,45 @@ def peek_size(data: bytes) -> tuple[int, int] | None:
             pos += 2
             continue
         if marker in _JPEG_SOF:
-            if pos + 9 > len(data):
-                return None
+            if size is not None or pos + 9 > len(data):
+                return None                      # a second frame header, or a cut one
             height, width = struct.unpack_from('>HH', data, pos + 5)
-            return width, height
-        if marker == 0xDA:                       # start of scan before any frame header
-            return None
+            size = (width, height)
+        elif marker == 0xDA:                     # start of scan: the entropy-coded data follows
+            return None if size is None else (size[0], size[1], pos)
         pos += 2 + struct.unpack_from('>H', data, pos + 2)[0]
+    return None
+
+
+def peek_size(data: bytes) -> tuple[int, int] | None:
+    """Read (width, height) from a PNG or JPEG header without decoding it.
+
+    Args:
+        data: The compressed image.
+
+    Returns:
+        ``(width, height)``, or None if the data is not a PNG, or a JPEG whose frame header
+        comes before its first scan.
+    """
+    if data.startswith(_PNG_MAGIC) and len(data) >= 24 and data[12:16] == b'IHDR':
+        width, height = struct.unpack_from('>II', data, 16)
+        return width, height
+    if data.startswith(b'\xff\xd8'):
+        layout = _jpeg_layout(data)
+        return None if layout is None else layout[:2]
     return None
 
 
 def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
                       max_bytes: int = MAX_BYTES) -> np.ndarray:
-    """Decode a CompressedImage (JPEG or PNG) to RGB.
+    """Decode a CompressedImage (JPEG or PNG, the formats of image_transport) to RGB.
 
     The format string (``'jpeg'``, ``'png'``, ``'rgb8; jpeg compressed bgr8'``, ...) is only
     checked for unsupported variants; the data's own header decides how it is decoded. The
-    image size is read from the header and checked before anything is decoded.
+    image size is read from the header and checked before anything is decoded; data whose
+    header cannot be read, or in another format OpenCV could decode, is refused, so a small
+    message can never make the decoder allocate a large image. EXIF orientation is ignored,
+    as by image_transport's decoder.
 
     Args:
         msg: The CompressedImage message.
@@ -71,8 +86,8 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
         Array of shape (height, width, 3), uint8, RGB.
 
     Raises:
-        EncodingError: Empty, corrupt or truncated data, ``compressedDepth`` images, or a
-            size beyond the limits.
+        EncodingError: Empty, corrupt or truncated data, another format than JPEG or PNG,
+            ``compressedDepth`` images, or a size beyond the limits.
     """
     fmt = str(msg.format)
     if 'compresseddepth' in fmt.lower().replace(' ', ''):
@@ -82,15 +97,32 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
     if not data:
         msg_ = f'compressed image (format {fmt!r}) has no data'
         raise EncodingError(msg_)
-    size = peek_size(data)
-    if size is not None:
-        check_size(size[0], size[1], size[0] * size[1] * 3, max_side=max_side,
-                   max_bytes=max_bytes)
-        if data.startswith(b'\xff\xd8') and b'\xff\xd9' not in data[-64:]:
-            msg_ = f'truncated JPEG: no end-of-image marker in the last 64 of {len(data)} bytes'
+    if data.startswith(b'\xff\xd8'):
+        layout = _jpeg_layout(data)
+        if layout is None:
+            msg_ = (f'truncated or corrupt JPEG (format {fmt!r}, {len(data)} bytes): no frame '
+                    'header followed by a scan')
             raise EncodingError(msg_)
+        width, height, scan = layout
+        # Entropy-coded data cannot contain FF D9, so its absence after the scan means the
+        # end is missing (OpenCV would return the cut image with a grey bottom).
+        if data.find(b'\xff\xd9', scan) < 0:
+            msg_ = f'truncated JPEG: no end-of-image marker in {len(data)} bytes'
+            raise EncodingError(msg_)
+    elif data.startswith(_PNG_MAGIC):
+        size = peek_size(data)
+        if size is None:
+            msg_ = f'corrupt PNG (format {fmt!r}): no IHDR header'
+            raise EncodingError(msg_)
+        width, height = size
+    else:
+        msg_ = (f'compressed image (format {fmt!r}, {len(data)} bytes) is neither JPEG nor '
+                'PNG')
+        raise EncodingError(msg_)
+    check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
     try:
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8),
+                           cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as exc:
         bgr = None
         reason = f': {exc}'

@@ -66,7 +66,7 @@ def _table() -> dict[str, Encoding]:
 
 #: Encoding name -> layout, for every named encoding that can be decoded.
 ENCODINGS: dict[str, Encoding] = _table()
-_GENERIC = re.compile(r'^(8|16)UC([134])$')
+_GENERIC = re.compile(r'(8|16)UC([134])')
 _GENERIC_TO_RGB = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
 
 
@@ -86,7 +86,7 @@ def lookup(name: str) -> Encoding:
         return ENCODINGS[name]
     except (KeyError, TypeError):
         pass
-    match = _GENERIC.match(name) if isinstance(name, str) else None
+    match = _GENERIC.fullmatch(name) if isinstance(name, str) else None
     if match is None:
         msg = (f'unknown image encoding {name!r} (known: {", ".join(sorted(ENCODINGS))}, '
                'and 8UC1/3/4, 16UC1/3/4)')
