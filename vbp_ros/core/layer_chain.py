@@ -38,6 +38,9 @@ class Call:
     occurrence: int  # how many times this module ran before this call
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
+    in_id: int = 0   # identity of the input and output tensors during the probe (0: none)
+    out_id: int = 0
+    in_negative: bool = False  # the input has negative values
 
     @property
     def passes_through(self) -> bool:
@@ -70,35 +73,52 @@ class Chain:
 def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
     """Run ``model`` once (no grad) and record every leaf-module call in order.
 
+    Conv and pooling layers count as leaves even when they have children (a weight
+    parametrization such as ``weight_norm``); their children are not recorded.
+
     The probe leaves no trace: buffers it changes (BatchNorm statistics in training mode) are
     restored and the random number generators (dropout) are left as they were, so a training
     step that explains its batch matches one that does not.
     """
     calls: list[Call] = []
     seen: dict[int, int] = {}
-    pending: dict[int, list[tuple[int, ...]]] = {}
+    pending: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
+    alive: list[object] = []  # every recorded tensor, so that no id is reused during the probe
 
-    def shape_of(t: object) -> tuple[int, ...]:
-        return tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else ()
+    def shape_and_id(t: object) -> tuple[tuple[int, ...], int]:
+        if not isinstance(t, torch.Tensor):
+            return (), 0
+        alive.append(t)
+        return tuple(t.shape[1:]), id(t)
 
     def pre(module: nn.Module, args: tuple) -> None:
-        pending.setdefault(id(module), []).append(shape_of(args[0]) if args else ())
+        t = args[0] if args else None
+        negative = isinstance(t, torch.Tensor) and t.is_floating_point() and bool((t < 0).any())
+        pending.setdefault(id(module), []).append((*shape_and_id(t), negative))
 
     def post(name: str):  # noqa: ANN202 - hook factory
         def hook(module: nn.Module, args: tuple, out: object) -> None:
             occurrence = seen.get(id(module), 0)
             seen[id(module)] = occurrence + 1
-            calls.append(Call(name, module, occurrence, pending[id(module)].pop(),
-                              shape_of(out)))
+            in_shape, in_id, negative = pending[id(module)].pop()
+            out_shape, out_id = shape_and_id(out)
+            calls.append(Call(name, module, occurrence, in_shape, out_shape, in_id, out_id,
+                              negative))
         return hook
 
     handles = []
     saved = [(b, b.detach().clone()) for b in model.buffers()
              if not isinstance(b, nn.parameter.UninitializedBuffer)]
+    lazy_norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
+                  and any(isinstance(b, nn.parameter.UninitializedBuffer) for b in m.buffers())]
     cuda = [x.device] if x.device.type == 'cuda' else []
     try:
+        inside: list[str] = []  # layers recorded as a whole
         for name, m in model.named_modules():
-            if not list(m.children()):
+            if any(not prefix or name.startswith(prefix + '.') for prefix in inside):
+                continue
+            if isinstance(m, CONV + POOL + UNSUPPORTED_SPATIAL) or not list(m.children()):
+                inside.append(name)
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post(name or type(m).__name__)))
         with torch.no_grad(), torch.random.fork_rng(devices=cuda):
@@ -109,6 +129,10 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
         with torch.no_grad():
             for buffer, value in saved:
                 buffer.copy_(value)
+            for norm in lazy_norms:  # statistics born in the probe start afresh
+                if norm.track_running_stats and not isinstance(
+                        norm.running_mean, nn.parameter.UninitializedBuffer):
+                    norm.reset_running_stats()
     return calls
 
 
@@ -149,6 +173,12 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
         if c.occurrence and isinstance(c.module, CONV + POOL):
             raise ModelError(f'layer {c.name!r} runs more than once; the chain cannot follow it')
 
+    for a, b in zip(conv_idx, conv_idx[1:]):
+        if calls[a].in_id and calls[a].in_id == calls[b].in_id:
+            msg = (f'conv layers {calls[a].name!r} and {calls[b].name!r} read the same tensor: '
+                   'parallel branches, which VisualBackProp cannot chain; name the conv layers '
+                   'of one branch explicitly')
+            raise ModelError(msg)
     strict = layers is None
     taps = [_tap(calls, i, i == conv_idx[-1], strict) for i in conv_idx]
     upsample = []
@@ -167,9 +197,19 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     j = i + 1
     while j < len(calls) and calls[j].passes_through and calls[j].in_shape == shape:
         j += 1
-    fits = j < len(calls) and (calls[j].in_shape == shape if not last
-                               else _numel(calls[j].in_shape) == _numel(shape))
+    # The last map may also be read flattened (N×C·H·W, the input of the dense head); not as
+    # N×L×D tokens, whose element order differs.
+    fits = j < len(calls) and (calls[j].in_shape == shape or (
+        last and len(calls[j].in_shape) == 1 and _numel(calls[j].in_shape) == _numel(shape)))
     if fits:
+        # The tensor entering calls[j] is the one the module before it returned (no functional
+        # op in between), no activation module ran since the conv, and it has negative values:
+        # the map is read as the conv (or its BatchNorm) produced it, e.g. conv -> MaxPool ->
+        # ReLU.
+        unactivated = (calls[j].in_negative and calls[j].in_id == calls[j - 1].out_id
+                       and not any(isinstance(c.module, ACTIVATIONS) for c in calls[i + 1:j]))
+        if unactivated:
+            _warn_before_activation(conv.name)
         return Tap(calls[j], 'input', shape, conv.name)
     if strict and not last:
         msg = (f'after conv layer {conv.name!r}, layer {calls[j].name!r} receives shape '
@@ -180,10 +220,15 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     # forward) or explicitly named layers in a branching model: read it where the conv's own
     # pass-through modules end. An activation applied functionally there is not seen.
     if j - 1 == i or not any(isinstance(c.module, ACTIVATIONS) for c in calls[i + 1:j]):
-        log.warning('conv layer %r: its map is read before any activation (none runs as a '
-                    'module after it); use activation modules (e.g. nn.ReLU) to get the '
-                    'post-activation map VisualBackProp expects', conv.name)
+        _warn_before_activation(conv.name)
     return Tap(calls[j - 1], 'output', shape, conv.name)
+
+
+def _warn_before_activation(conv_name: str) -> None:
+    log.warning('conv layer %r: its map is read before any activation (none runs as a module '
+                'right after it); put the activation module (e.g. nn.ReLU) right after the conv '
+                '(or its BatchNorm) to get the post-activation map VisualBackProp expects',
+                conv_name)
 
 
 def _upsample_between(calls: list[Call], hw_in: tuple[int, ...], tap: Tap

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from vbp_ros.core.box_upsample import Band, BoxUpsample, upsample_chain
-from vbp_ros.core.layer_chain import build_chain, Chain, record_calls, Tap
+from vbp_ros.core.layer_chain import build_chain, Chain, CONV, POOL, record_calls, Tap
 from vbp_ros.errors import InputError
 
 _PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
@@ -52,7 +52,12 @@ class _Plan:
     def __init__(self, chain: Chain, flat: list[nn.Module] | None, device: torch.device,
                  for_compile: bool = False) -> None:
         self.names = [t.conv_name for t in chain.taps]
-        self.up = [BoxUpsample(a, b, device) for a, b in chain.upsample]
+        # Maps are channel sums; the 1/C that makes them channel means is folded into the
+        # (constant) upsampling of each map, which costs nothing and keeps the products in
+        # float32's range (with plain sums a 13-conv VGG overflows to inf).
+        upsample = [(a_h / tap.shape[0], a_w) for (a_h, a_w), tap in zip(chain.upsample,
+                                                                         chain.taps)]
+        self.up = [BoxUpsample(a, b, device) for a, b in upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
         self.shapes = [t.shape for t in chain.taps]
         # Maps read from a flattened tensor (e.g. the input of a Linear) need a reshape.
@@ -61,17 +66,20 @@ class _Plan:
         # compile=True only: per step the width and height upsampling, and the compiled
         # function (built on first use).
         self.axis_steps = [(_axis_step(a_w, 2, device), _axis_step(a_h, 1, device))
-                           for a_h, a_w in chain.upsample] if for_compile else []
+                           for a_h, a_w in upsample] if for_compile else []
         self.compiled: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
         # Hook-free path for plain nn.Sequential models: index of the module before which
         # (input tap) or after which (output tap) each map is read.
         self.seq_points: dict[int, list[int]] | None = None
+        self.flat = flat
         if flat is not None:
-            index = {id(m): i for i, m in enumerate(flat)}
+            positions: dict[int, list[int]] = {}  # a module can sit at several places
+            for i, m in enumerate(flat):
+                positions.setdefault(id(m), []).append(i)
             points: dict[int, list[int]] = {}
             for k, t in enumerate(chain.taps):
-                i = index[id(t.call.module)] + (0 if t.where == 'input' else 1)
-                points.setdefault(i, []).append(k)
+                i = positions[id(t.call.module)][t.call.occurrence]
+                points.setdefault(i + (0 if t.where == 'input' else 1), []).append(k)
             self.seq_points = points
         # Otherwise forward hooks read the maps. Made once per plan: compiled code then sees the
         # same hook functions on every call (new ones would make TorchDynamo recompile).
@@ -85,8 +93,8 @@ class _Plan:
     def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor:
         """Map ``k`` from the activation ``t`` it is read from: N×h×w float32.
 
-        A channel sum instead of the mean: the constant 1/C of each layer cancels in the final
-        min-max normalisation, and a sum is one kernel instead of two.
+        A channel sum instead of the mean (one kernel instead of two): the 1/C is applied with
+        the upsampling of the map (see ``__init__``).
         """
         if t.requires_grad:
             t = t.detach()
@@ -157,7 +165,18 @@ def _axis_step(a: torch.Tensor, dim: int, device: torch.device
 
 
 def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
-    """Leaf modules of a (nested) plain ``nn.Sequential`` without hooks, else None."""
+    """Leaf modules of a (nested) plain ``nn.Sequential`` without hooks, else None.
+
+    Checked on every call (a few microseconds), so hooks or layers added after the
+    VisualBackProp was made are honoured.
+    """
+    from torch.nn.modules import module as torch_module
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return None
+    return _flatten(model)
+
+
+def _flatten(model: nn.Module) -> list[nn.Module] | None:
     if not (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward):
         return None
     if model._forward_hooks or model._forward_pre_hooks:
@@ -165,10 +184,12 @@ def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
     flat: list[nn.Module] = []
     for m in model:
         if isinstance(m, nn.Sequential):
-            inner = _flatten_sequential(m)
+            inner = _flatten(m)
             if inner is None:
                 return None
             flat.extend(inner)
+        elif m._modules and not isinstance(m, CONV + POOL):  # a block with its own forward
+            return None
         else:
             flat.append(m)
     return flat
@@ -206,7 +227,6 @@ class VisualBackProp:
         self.model = model
         self.layers = list(layers) if layers is not None else None
         self._plans: dict[_PlanKey, _Plan] = {}
-        self._flat = _flatten_sequential(model)
         self.compile = bool(compile)
         self._compile_mode = compile if isinstance(compile, str) else None
 
@@ -251,14 +271,16 @@ class VisualBackProp:
             raise InputError(f'VisualBackProp expects an N×C×H×W tensor, got {shape}')
         key = (tuple(x.shape[1:]), x.device, x.dtype)
         plan = self._plans.get(key)
-        if plan is None:
+        flat = _flatten_sequential(self.model)
+        if plan is None or plan.flat != flat:  # new input size, or the model changed
             try:
-                calls = record_calls(self.model, x[:1].detach())
-            except RuntimeError as exc:
+                # Two samples where there are: BatchNorm in training mode needs more than one.
+                calls = record_calls(self.model, x[:2].detach())
+            except (RuntimeError, ValueError) as exc:
                 raise InputError(f'the model rejects input of shape {tuple(x.shape)}: '
                                  f'{str(exc).splitlines()[0]}') from None
             chain = build_chain(calls, tuple(x.shape[2:]), self.layers)
-            plan = self._plans[key] = _Plan(chain, self._flat, x.device, self.compile)
+            plan = self._plans[key] = _Plan(chain, flat, x.device, self.compile)
         return plan
 
     def _compiled_body(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,14 +309,14 @@ class VisualBackProp:
             output = self.model(x)
             return output, plan.hooks.collected()
         # Traced forward of a plain Sequential: no hooks at all.
-        assert self._flat is not None and plan.seq_points is not None
+        assert plan.flat is not None and plan.seq_points is not None
         maps: list[torch.Tensor | None] = [None] * len(plan.shapes)
         points = plan.seq_points
-        for i, module in enumerate(self._flat):
+        for i, module in enumerate(plan.flat):
             for k in points.get(i, ()):
                 maps[k] = plan.channel_sum(k, x)
             x = module(x)
-        for k in points.get(len(self._flat), ()):
+        for k in points.get(len(plan.flat), ()):
             maps[k] = plan.channel_sum(k, x)
         return x, maps  # type: ignore[return-value]
 

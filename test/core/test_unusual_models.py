@@ -1,0 +1,170 @@
+"""Models off the beaten path: the chain is followed exactly, or refused or warned about with a
+clear message, never silently wrong."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+from test_visualbackprop import reference_vbp
+from vbp_ros import ModelError, VisualBackProp
+
+
+def test_deep_vgg_like_net_stays_finite() -> None:
+    # VGG16's 13 convs with its He initialisation: with plain channel sums the unnormalised
+    # mask passed float32's maximum (1e39) and came out NaN.
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    stages: list[tuple[nn.Module, nn.Module | None]] = []
+    width = 3
+    for v in [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512]:
+        if v == 'M':
+            stages.append((nn.MaxPool2d(2), None))
+            layers.append(stages[-1][0])
+            continue
+        conv, relu = nn.Conv2d(width, int(v), 3, padding=1), nn.ReLU()
+        nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
+        nn.init.zeros_(conv.bias)
+        layers += [conv, relu]
+        stages.append((conv, relu))
+        width = int(v)
+    net = nn.Sequential(*layers).eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, stages)
+    assert torch.isfinite(mask).all() and float(mask.max()) == pytest.approx(1.0)
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+def test_batchnorm_in_a_training_head_needs_two_samples() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 16),
+                        nn.BatchNorm1d(16), nn.Linear(16, 1)).train()
+    out, mask = VisualBackProp(net)(torch.randn(8, 3, 21, 21))
+    assert out.shape == (8, 1) and mask.shape == (8, 21, 21)
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv, self.act = nn.Conv2d(cin, cout, 3), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+def test_sequential_of_custom_blocks() -> None:
+    net = nn.Sequential(_Block(3, 4), _Block(4, 4), nn.Flatten()).eval()
+    x = torch.randn(2, 3, 17, 17)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(net[0].conv, nn.ReLU()), (net[1].conv, nn.ReLU())])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+def test_conv_reused_in_a_sequential() -> None:
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 4, 3, 2), nn.Conv2d(4, 4, 3, padding=1)
+    net = nn.Sequential(c1, nn.ReLU(), c2, nn.ReLU(), c2, nn.ReLU()).eval()
+    x = torch.randn(2, 3, 17, 17)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(c1, nn.ReLU()), (c2, nn.ReLU()), (c2, nn.ReLU())])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+def test_later_changes_to_a_sequential_are_honoured() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten()).eval()
+    vbp = VisualBackProp(net)
+    x = torch.randn(1, 3, 9, 9)
+    vbp(x)
+    net.register_forward_hook(lambda module, args, out: out * 0 + 7)
+    assert (vbp(x)[0] == 7).all()
+    net.append(nn.Linear(4 * 7 * 7, 1))
+    assert vbp(x)[0].shape == (1, 1)
+    assert not net[0]._forward_hooks and not net[0]._forward_pre_hooks
+
+
+class _Inception(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c0, self.a, self.b = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)
+        self.c2 = nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.c0(x))
+        x = torch.relu(self.a(x)) + torch.relu(self.b(x))
+        return torch.relu(self.c2(x))
+
+
+def test_parallel_branches_of_equal_shape_are_refused() -> None:
+    x = torch.randn(1, 3, 16, 16)
+    with pytest.raises(ModelError, match="'a' and 'b' read the same tensor: parallel branches"):
+        VisualBackProp(_Inception())(x)
+    _, mask = VisualBackProp(_Inception(), layers=['c0', 'a', 'c2'])(x)  # one branch
+    assert mask.shape == (1, 16, 16)
+
+
+class _PatchTokens(nn.Module):
+    """A conv stem followed by tokens (N×HW×C), as in vision transformers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 4, 3, 2), nn.Conv2d(4, 6, 2, 2)
+        self.norm, self.head = nn.LayerNorm(6), nn.Linear(6, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.c2(torch.relu(self.c1(x)))
+        return self.head(self.norm(x.flatten(2).transpose(1, 2))).mean(1)
+
+
+def test_tokens_after_the_last_conv_are_not_read_as_its_map() -> None:
+    net, x = _PatchTokens().eval(), torch.randn(2, 3, 17, 17)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(net.c1, nn.ReLU()), (net.c2, None)])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+@pytest.mark.parametrize('wrap', ['weight_norm', 'spectral_norm'])
+def test_parametrized_convs_are_found(wrap: str) -> None:
+    parametrize = getattr(nn.utils.parametrizations, wrap)
+    net = nn.Sequential(parametrize(nn.Conv2d(3, 4, 3)), nn.ReLU(),
+                        parametrize(nn.Conv2d(4, 4, 3, 2)), nn.ReLU()).eval()
+    x = torch.randn(1, 3, 15, 15)
+    vbp = VisualBackProp(net)
+    assert vbp.layer_names(x) == ['0', '2']
+    with torch.no_grad():
+        _, mask = vbp(x)
+        want = reference_vbp(x, [(net[0], nn.ReLU()), (net[2], nn.ReLU())])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+def test_pooling_before_the_activation_is_warned_about(caplog: pytest.LogCaptureFixture
+                                                      ) -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(4, 4, 3),
+                        nn.ReLU()).eval()
+    with caplog.at_level(logging.WARNING):
+        VisualBackProp(net)(torch.randn(1, 3, 16, 16))
+    assert "conv layer '0': its map is read before any activation" in caplog.text
+    caplog.clear()
+    functional = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2),
+                               nn.Conv2d(4, 4, 3), nn.ReLU()).eval()
+    with caplog.at_level(logging.WARNING):
+        VisualBackProp(functional)(torch.randn(1, 3, 16, 16))
+    assert 'before any activation' not in caplog.text
+
+
+def test_lazy_batchnorm_statistics_are_updated_once() -> None:
+    torch.manual_seed(0)
+    make = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.LazyBatchNorm2d(), nn.ReLU()).train()
+    plain, explained = make(), make()
+    explained.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 12, 12)
+    plain(x)
+    VisualBackProp(explained)(x)
+    assert torch.allclose(plain[1].running_mean, explained[1].running_mean)
+    assert int(explained[1].num_batches_tracked) == 1
