@@ -10,6 +10,7 @@ from rosbags.rosbag2 import Reader
 
 from vbp_ros.bag import BagError, BagRecorder
 from vbp_ros.bag.types import definition, typestore
+from vbp_ros.msgs import Float32, serialize
 
 IMAGE = 'sensor_msgs/msg/Image'
 FLOAT = 'std_msgs/msg/Float32'
@@ -106,13 +107,18 @@ def test_refuses_existing_bag_and_use_after_close(tmp_path: Path) -> None:
         BagRecorder(tmp_path / 'rec')
 
 
-def test_write_failure_is_reported(tmp_path: Path) -> None:
+def test_a_message_that_cannot_be_recorded_is_refused_and_the_rest_recorded(
+        tmp_path: Path) -> None:
     rec = BagRecorder(tmp_path / 'rec')
-    rec('/a', 'nope_msgs/msg/Nope', b'\x00\x01\x00\x00', 1)
-    with pytest.raises(BagError, match='unknown message type'):
-        rec.close()
-    with Reader(tmp_path / 'rec') as r:  # still a finished, readable bag
-        assert r.message_count == 0
+    rec('/a', FLOAT, serialize(Float32(1.0)), 1)
+    with pytest.raises(BagError, match="unknown message type 'nope_msgs/msg/Nope'"):
+        rec('/b', 'nope_msgs/msg/Nope', b'\x00\x01\x00\x00', 2)
+    with pytest.raises(BagError, match='topic /a is std_msgs/msg/Float32'):
+        rec('/a', ACK, _ack_cdr(3), 3)
+    rec('/a', FLOAT, serialize(Float32(4.0)), 4)
+    rec.close()
+    got = _read_all(tmp_path / 'rec')
+    assert [stamp for stamp, _ in got['/a']] == [1, 4] and set(got) == {'/a'}
 
 
 def test_program_exiting_without_close_leaves_a_finished_bag(tmp_path: Path) -> None:
@@ -165,3 +171,28 @@ def test_killed_recording_keeps_what_was_written(tmp_path: Path, storage: str) -
         values = [typestore().deserialize_cdr(bytes(d), FLOAT).data for _, _, d in r.messages()]
     assert len(values) > 300
     assert values == [float(i) for i in range(len(values))]  # a prefix, nothing skipped
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_a_burst_reaches_the_disk_while_the_recorder_idles(tmp_path: Path,
+                                                          storage: str) -> None:
+    # A stalled camera: a burst, then nothing. Waiting for the next message to flush would
+    # leave the burst in memory, lost if the process then dies.
+    import os
+    import subprocess
+    import sys
+    from vbp_ros.bag import BagReader
+    repo = Path(__file__).resolve().parents[2]
+    script = (
+        'import os, time\n'
+        'from vbp_ros.bag import BagRecorder\n'
+        'from vbp_ros.msgs import Float32, serialize\n'
+        f'rec = BagRecorder({str(tmp_path / "rec")!r}, storage={storage!r})\n'
+        'for i in range(20):\n'
+        '    rec("/a", "std_msgs/msg/Float32", serialize(Float32(float(i))), i)\n'
+        'time.sleep(2.5)\n'
+        'os._exit(1)\n')
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    subprocess.run([sys.executable, '-c', script], env=env, check=False, timeout=60)
+    with BagReader(tmp_path / 'rec', salvage=storage == 'mcap') as r:
+        assert len(list(r.messages())) == 20

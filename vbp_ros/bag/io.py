@@ -413,6 +413,13 @@ class BagWriter:
             self._counts[topic] += 1
             self._flush_now_and_then()
 
+    def flush_if_due(self) -> None:
+        """Put what was written on disk if the last flush is a second old (call it when idle:
+        otherwise only the next :meth:`write` would)."""
+        with self._lock:
+            if self._writer is not None:
+                self._flush_now_and_then()
+
     def _flush_now_and_then(self) -> None:
         """Put what was written on disk about once a second, so a crash loses at most that.
 

@@ -17,6 +17,7 @@ from typing import Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.io import BagWriter
+from vbp_ros.bag.types import definition
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -81,6 +82,7 @@ class BagRecorder:
         self._pending = 0
         self._max_bytes = max(1, int(max_queue_bytes))
         self._error: BaseException | None = None
+        self._types: dict[str, str] = {}  # topic -> type, checked where messages come in
         self._closed = False
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name='vbp-bag-recorder', daemon=True)
@@ -89,6 +91,7 @@ class BagRecorder:
         atexit.register(self._close_at_exit)
         self._opened.wait()
         if self._error is not None:
+            atexit.unregister(self._close_at_exit)
             self._thread.join()
             raise BagError(str(self._error))
         LOG.info('recording to %s (%s)', self.path, storage)
@@ -109,8 +112,17 @@ class BagRecorder:
             stamp_ns: bag timestamp in nanoseconds (publication time).
 
         Raises:
-            BagError: the recorder is closed, or writing failed earlier.
+            BagError: the recorder is closed, writing failed earlier, the type has no known
+                definition, or the topic was recorded with another type (this message is not
+                recorded; the recording goes on).
         """
+        known = self._types.get(topic)
+        if known != ros_type:
+            if known is not None:
+                raise BagError(f'topic {topic} is {known} in {self.path}, cannot record '
+                               f'{ros_type}')
+            definition(ros_type)  # raises for an unknown type, before anything is queued
+            self._types[topic] = ros_type
         data = cdr if isinstance(cdr, bytes) else bytes(cdr)
         size = len(data)
         with self._room:
@@ -146,7 +158,13 @@ class BagRecorder:
         while True:
             try:  # a timeout, so that even a lost wake-up cannot stall the recording
                 item = self._queue.get(timeout=0.5)
-            except queue.Empty:
+            except queue.Empty:  # idle: what was written reaches the disk within a second
+                if self._error is None:
+                    try:
+                        self._writer.flush_if_due()
+                    except BagError as exc:
+                        LOG.error('recording to %s failed: %s', self.path, exc)
+                        self._error = exc
                 continue
             if item is _STOP:
                 return
