@@ -214,9 +214,9 @@ def test_unreadable_bag_is_a_clear_error(tmp_path: Path, pipeline: Any) -> None:
 
 
 @pytest.mark.parametrize('kind', ['rgb8', 'jpeg', 'cdr'])
-def test_bad_frame_mid_run_keeps_finished_frames_as_incomplete(make_camera_bag: Any,
-                                                               pipeline: Any, tmp_path: Path,
-                                                               kind: str) -> None:
+def test_an_unusable_frame_is_skipped_and_reported(make_camera_bag: Any, pipeline: Any,
+                                                   tmp_path: Path, kind: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     _, frames = make_camera_bag(n=6, name='good')
     # Frame 4 claims an encoding nobody knows, or its JPEG is cut short.
     from vbp_ros.bag.io import BagWriter
@@ -237,15 +237,15 @@ def test_bad_frame_mid_run_keeps_finished_frames_as_incomplete(make_camera_bag: 
                     jpg.data = bytes(jpg.data)[:len(jpg.data) // 2]
                 w.write('/cam/image', 'sensor_msgs/msg/CompressedImage', msgs.serialize(jpg),
                         stamp_of(i))
-    with pytest.raises(BagError, match=r'frame 4 of /cam/image .*is unusable'):
-        process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(batch_size=2),
-                    pipeline=pipeline)
-    assert not (tmp_path / 'out').exists()
-    with BagReader(tmp_path / 'out.incomplete') as r:
-        assert r.metadata[COMPLETE_KEY] == 'false'
-        assert r.metadata['vbp_ros.frames'] == '4'
-    got = read_back(tmp_path / 'out.incomplete')
-    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in range(4)]
+    report = process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(batch_size=2),
+                         pipeline=pipeline)
+    assert report.complete and report.frames == 5 and report.unusable == 1
+    with BagReader(tmp_path / 'out') as r:
+        assert r.metadata[COMPLETE_KEY] == 'true'
+        assert (r.metadata['vbp_ros.frames'], r.metadata['vbp_ros.unusable_frames']) == ('5', '1')
+    got = read_back(tmp_path / 'out')
+    assert [s for s, _ in got[STEER]] == [stamp_of(i) for i in (0, 1, 2, 3, 5)]
+    assert 'skipping frame 4 of /cam/image' in caplog.text
 
 
 class _InterruptAfter:
@@ -297,6 +297,24 @@ def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
     assert report.stopped and not report.complete and report.frames == 6
     assert report.output == tmp_path / 'out.incomplete' and not (tmp_path / 'out').exists()
     _assert_incomplete_with_first_frames(report.output, 6)
+
+
+def test_a_stop_during_the_last_batch_leaves_a_complete_run(make_camera_bag: Any,
+                                                            pipeline: Any,
+                                                            tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=6)
+    stop = threading.Event()
+    done = []
+
+    def progress(n: int) -> None:
+        done.append(n)
+        if sum(done) == 6:  # every frame is in hand when the stop comes
+            stop.set()
+
+    report = process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=2),
+                         pipeline=pipeline, progress=progress, stop=stop)
+    assert report.complete and not report.stopped and report.frames == 6
+    assert report.output == tmp_path / 'out'
 
 
 def test_stop_before_the_first_frame_writes_nothing(make_camera_bag: Any, pipeline: Any,

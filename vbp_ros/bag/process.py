@@ -138,6 +138,8 @@ class ProcessReport:
             plus the pipeline's own breakdown prefixed 'infer.'); stages overlap, so these add up
             to more than ``seconds``.
         messages: messages written per output topic.
+        unusable: camera frames that could not be decoded; each was logged and skipped (its
+            messages are still copied with ``copy_input``).
     """
 
     output: Path
@@ -149,6 +151,7 @@ class ProcessReport:
     cpu_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     messages: dict[str, int] = field(default_factory=dict)
+    unusable: int = 0
 
     @property
     def fps(self) -> float:
@@ -308,7 +311,8 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
                            stopped=run.stopped, frames=run.frames, camera_topic=camera,
                            seconds=time.perf_counter() - t_start,
                            cpu_seconds=time.process_time() - cpu_start,
-                           stage_seconds=dict(run.timer.seconds), messages=writer.counts)
+                           stage_seconds=dict(run.timer.seconds), messages=writer.counts,
+                           unusable=run.unusable)
     return report
 
 
@@ -335,6 +339,10 @@ def torch_threads(pipeline: Any, wanted: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+#: Unusable camera frames logged one by one; later ones are only counted.
+_LOGGED_UNUSABLE = 20
+
+
 class _Run:
     """One processing run: the three stages and their hand-over queues."""
 
@@ -358,6 +366,7 @@ class _Run:
         self.complete = False
         self.reached_end = False
         self.skipped: set[str] = set()
+        self.unusable = 0  # camera frames that could not be decoded (reader thread only)
         self.pool: ThreadPoolExecutor | None = None
         self.pool_lock = threading.Lock()
 
@@ -366,7 +375,7 @@ class _Run:
         opts = self.opts
         limit = opts.limit
         n_frames = 0
-        pending: list[tuple[int, Any]] = []   # (bag time, deserialised camera message)
+        pending: list[tuple[int, Any, int]] = []   # (bag time, camera message, frame number)
         copies: list[tuple[str, str, int, Any]] = []
         t0 = time.perf_counter()
         for topic, stamp, data in self.messages:
@@ -379,16 +388,14 @@ class _Run:
             if topic != self.camera:
                 continue
             try:
-                msg = self.msgs.deserialize(data, self.cls)
+                pending.append((stamp, self.msgs.deserialize(data, self.cls), n_frames))
             except self.msgs.MsgError as exc:
-                text = f'frame {n_frames} of {self.camera} (bag time {stamp}) is unusable: {exc}'
-                raise BagError(text) from None
-            pending.append((stamp, msg))
+                self._unusable(n_frames, stamp, exc)
             n_frames += 1
             if len(pending) >= opts.batch_size:
                 t1 = time.perf_counter()
                 self.timer.add('read', t1 - t0)
-                frames = self._decode(pending, n_frames - len(pending))
+                frames = self._decode(pending)
                 self.timer.add('decode', time.perf_counter() - t1)
                 if not _put(self.to_infer, _Batch(frames, copies), self.stop):
                     return
@@ -397,17 +404,23 @@ class _Run:
         if pending or copies:
             t1 = time.perf_counter()
             self.timer.add('read', t1 - t0)
-            frames = self._decode(pending, n_frames - len(pending))
+            frames = self._decode(pending)
             self.timer.add('decode', time.perf_counter() - t1)
             _put(self.to_infer, _Batch(frames, copies), self.stop)
         self.reached_end = True
 
-    def _decode(self, pending: list[tuple[int, Any]], first: int) -> list[_Frame]:
-        """Decode a batch to RGB; compressed frames in parallel (OpenCV releases the GIL).
+    def _unusable(self, number: int, stamp: int, reason: Exception) -> None:
+        """Log and count a camera frame that cannot be decoded; the run goes on without it."""
+        self.unusable += 1
+        if self.unusable <= _LOGGED_UNUSABLE:
+            more = (' (further unusable frames are only counted)'
+                    if self.unusable == _LOGGED_UNUSABLE else '')
+            LOG.warning('skipping frame %d of %s (bag time %d): %s%s', number, self.camera,
+                        stamp, reason, more)
 
-        Raises:
-            BagError: naming the first frame that cannot be decoded.
-        """
+    def _decode(self, pending: list[tuple[int, Any, int]]) -> list[_Frame]:
+        """Decode a batch to RGB; compressed frames in parallel (OpenCV releases the GIL).
+        Frames that cannot be decoded are logged, counted and left out."""
         from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
 
         def one(msg: Any) -> Any:
@@ -419,15 +432,16 @@ class _Run:
                 return exc
 
         if self.cls is self.msgs.Image or len(pending) < 2:
-            rgbs = [one(msg) for _, msg in pending]
+            rgbs = [one(msg) for _, msg, _ in pending]
         else:
-            rgbs = list(self._pool().map(one, [msg for _, msg in pending]))
-        for i, ((stamp, _), rgb) in enumerate(zip(pending, rgbs)):
+            rgbs = list(self._pool().map(one, [msg for _, msg, _ in pending]))
+        frames = []
+        for (stamp, msg, number), rgb in zip(pending, rgbs):
             if isinstance(rgb, EncodingError):
-                text = (f'frame {first + i} of {self.camera} (bag time {stamp}) is unusable: '
-                        f'{rgb}')
-                raise BagError(text)
-        return [_Frame(stamp, msg.header, rgb) for (stamp, msg), rgb in zip(pending, rgbs)]
+                self._unusable(number, stamp, rgb)
+            else:
+                frames.append(_Frame(stamp, msg.header, rgb))
+        return frames
 
     # -- stage 3: build, serialise, write ---------------------------------------------------
     def _write(self) -> None:
@@ -451,6 +465,7 @@ class _Run:
             ok = True
         finally:
             self.writer.set_metadata('vbp_ros.frames', str(self.frames))
+            self.writer.set_metadata('vbp_ros.unusable_frames', str(self.unusable))
             self.writer.close(complete=ok and self.complete)
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
@@ -543,7 +558,10 @@ class _Run:
         done = 0
         try:
             while True:
-                if self.requested_stop.is_set():
+                # A stop that comes once every batch is in hand does not make the run
+                # incomplete.
+                if self.requested_stop.is_set() and not (self.reached_end
+                                                         and self.to_infer.empty()):
                     self.stopped = True
                     break
                 batch = _get(self.to_infer, reader)

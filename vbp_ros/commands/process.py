@@ -5,9 +5,10 @@ and writes a new bag with, per frame and with the frame's own bag time and heade
 /vbp/steering (ackermann_msgs/AckermannDriveStamped), /vbp/mask (sensor_msgs/Image mono8) and,
 with --overlay, /vbp/overlay (sensor_msgs/CompressedImage JPEG unless --overlay-format raw).
 
-The output appears under OUT_BAG only when every frame was processed. If the run is interrupted
-(Ctrl-C) or the input turns out damaged, the frames done so far are in OUT_BAG.incomplete, a
-readable bag whose metadata says ``vbp_ros.complete: 'false'``.
+The output appears under OUT_BAG only when every frame was processed (a camera frame that cannot
+be decoded is logged, counted and skipped). If the run is interrupted (Ctrl-C) or the bag turns
+out damaged, the frames done so far are in OUT_BAG.incomplete, a readable bag whose metadata
+says ``vbp_ros.complete: 'false'``.
 """
 from __future__ import annotations
 
@@ -111,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
              report.frames, report.seconds, report.fps, stages)
     LOG.info('wrote %s: %s', report.output,
              ', '.join(f'{t} {n}' for t, n in sorted(report.messages.items())))
+    if report.unusable:
+        LOG.warning('%d camera frames could not be decoded and were skipped (see above)',
+                    report.unusable)
+    if report.complete and report.frames == 0:
+        LOG.warning('no camera frames were processed: %s', report.output)
     if report.stopped and not report.output.exists():
         LOG.warning('stopped before the first frame; nothing was written')
         return 130
