@@ -162,3 +162,50 @@ def test_bad_metadata_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / 'bag' / 'metadata.yaml').write_text('rosbag2_bagfile_information: [1, 2\n')
     with pytest.raises(BagError, match='cannot read bag'):
         BagReader(tmp_path / 'bag').open()
+
+
+def test_a_definition_without_a_hash_is_kept(tmp_path: Path) -> None:
+    # Humble bags and salvaged recordings store .msg texts without RIHS01 hashes; copying such
+    # a topic computes the hash from the text instead of looking the type up by name.
+    from vbp_ros.bag.types import hash_of_definition
+    with BagWriter(tmp_path / 'bag') as w:
+        w.add_topic('/wheel_speed', 'my_msgs/msg/Speed', msgdef='float64 value\n', rihs01='')
+        w.write('/wheel_speed', 'my_msgs/msg/Speed', b'\x00\x01\x00\x00' + bytes(8), 5)
+    with Reader(tmp_path / 'bag') as r:
+        (conn,) = r.connections
+        assert conn.digest == hash_of_definition('my_msgs/msg/Speed', 'float64 value\n')
+        assert conn.digest.startswith('RIHS01_') and len(list(r.messages())) == 1
+    with pytest.raises(BagError, match='cannot read the definition of my_msgs/msg/Bad'):
+        hash_of_definition('my_msgs/msg/Bad', 'float64\n')
+    with pytest.raises(BagError, match="it lacks 'other_msgs/msg/Missing'"):
+        hash_of_definition('my_msgs/msg/Bad', 'other_msgs/Missing field\n')
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_a_full_disk_is_a_bag_error_and_keeps_what_was_written(tmp_path: Path, storage: str,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    import errno
+    import sqlite3
+    w = BagWriter(tmp_path / 'out', storage=storage, staged=True)
+    w.open()
+    w.write('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)
+    full = (sqlite3.OperationalError('database or disk is full') if storage == 'sqlite3'
+            else OSError(errno.ENOSPC, 'No space left on device'))
+
+    def fail(*args: object) -> None:
+        raise full
+
+    monkeypatch.setattr(w._writer, 'write', fail)
+    with pytest.raises(BagError, match='cannot write to bag .*(disk is full|No space left)'):
+        w.write('/a', 'std_msgs/msg/Float32', _float32(2.0), 2)
+    close = w._writer.close
+
+    def close_then_fail() -> None:
+        close()
+        raise full
+
+    monkeypatch.setattr(w._writer, 'close', close_then_fail)
+    with pytest.raises(BagError, match=r'what was written is in .*out\.incomplete'):
+        w.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out.incomplete']

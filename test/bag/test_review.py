@@ -35,10 +35,13 @@ def _masks() -> list[np.ndarray]:
 
 
 def _write_drive(path: Path, *, overlay: bool = True, mask: bool = True, camera: bool = False,
-                 steering: bool = True) -> None:
+                 steering: bool = True, zero_stamps: bool = False) -> None:
+    """A processed drive; ``zero_stamps``: a camera whose headers are never stamped."""
     with BagWriter(path) as w:
         for i, (angle, m) in enumerate(zip(ANGLES, _masks())):
-            hdr, t = header_of(i), stamp_of(i)
+            hdr, t = header_of(0 if zero_stamps else i), stamp_of(i)
+            if zero_stamps:
+                hdr.stamp.sec = hdr.stamp.nanosec = 0
             if steering:
                 drive = msgs.AckermannDriveStamped(
                     header=hdr, drive=msgs.AckermannDrive(steering_angle=angle))
@@ -78,13 +81,16 @@ def _links(page: Path) -> list[str]:
     return p.srcs
 
 
-def test_review_of_a_drive(tmp_path: Path) -> None:
-    _write_drive(tmp_path / 'drive')
+@pytest.mark.parametrize('zero_stamps', [False, True])
+def test_review_of_a_drive(tmp_path: Path, zero_stamps: bool) -> None:
+    # Unstamped frames are matched, and their highlights named, by bag time.
+    _write_drive(tmp_path / 'drive', zero_stamps=zero_stamps)
     rep = review_bag(tmp_path / 'drive', tmp_path / 'rev',
                      ReviewOptions(top_k=2, plot_height=48, thumb_width=48))
+    key = stamp_of if zero_stamps else _stamp
     assert rep.source == 'overlay' and rep.frames == len(ANGLES)
-    assert [h.stamp_ns for h in rep.steering] == [_stamp(3), _stamp(8)]
-    assert [h.stamp_ns for h in rep.mask] == [_stamp(5), _stamp(10)]
+    assert [h.stamp_ns for h in rep.steering] == [key(3), key(8)]
+    assert [h.stamp_ns for h in rep.mask] == [key(5), key(10)]
     assert rep.steering[0].score == pytest.approx(0.30, abs=1e-6)
     frames = _video_frames(rep.video)
     assert len(frames) == len(ANGLES)
@@ -97,6 +103,8 @@ def test_review_of_a_drive(tmp_path: Path) -> None:
         assert h.image in links and h.before in links
         assert (tmp_path / 'rev' / h.image).is_file() and (tmp_path / 'rev' / h.before).is_file()
     assert all((tmp_path / 'rev' / src).is_file() for src in links)
+    thumbs = {(tmp_path / 'rev' / h.image).read_bytes() for h in rep.steering + rep.mask}
+    assert len(thumbs) == 4  # four different frames
 
 
 def _stamp(i: int) -> int:
@@ -119,9 +127,10 @@ def test_cursor_moves_along_the_strip(tmp_path: Path) -> None:
                                            ({'overlay': False}, 'mask'),
                                            ({'overlay': False, 'mask': False, 'camera': True},
                                             'camera')])
+@pytest.mark.parametrize('zero_stamps', [False, True])
 def test_frames_without_an_overlay_topic(tmp_path: Path, layout: dict[str, bool],
-                                         source: str) -> None:
-    _write_drive(tmp_path / 'drive', **layout)
+                                         source: str, zero_stamps: bool) -> None:
+    _write_drive(tmp_path / 'drive', zero_stamps=zero_stamps, **layout)
     rep = review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=2))
     assert rep.source == source and rep.frames == len(ANGLES)
     assert len(_video_frames(rep.video)) == len(ANGLES)

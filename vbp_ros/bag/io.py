@@ -25,7 +25,7 @@ from typing import Any, Literal, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.mcap_fast import McapFile, Unsupported
-from vbp_ros.bag.types import definition
+from vbp_ros.bag.types import definition, hash_of_definition
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator
@@ -383,8 +383,10 @@ class BagWriter:
             return conn
         if self._writer is None:
             raise BagError(f'bag {self.path} is not open')
-        if not msgdef or not rihs01:
+        if not msgdef:
             msgdef, rihs01 = definition(ros_type)
+        elif not rihs01:  # Humble bags and salvaged input carry definitions without hashes
+            rihs01 = hash_of_definition(ros_type, msgdef)
         added: Connection = self._writer.add_connection(topic, ros_type, msgdef=msgdef,
                                                         rihs01=rihs01)
         self._conns[topic] = added
@@ -408,7 +410,7 @@ class BagWriter:
             conn = self._connection(topic, ros_type)
             try:
                 self._writer.write(conn, int(stamp_ns), cdr)
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:  # e.g. a full disk
                 raise BagError(f'cannot write to bag {self.path}: {exc}') from None
             self._counts[topic] += 1
             self._flush_now_and_then()
@@ -469,8 +471,20 @@ class BagWriter:
                 writer.set_custom_data(key, value)
             try:
                 writer.close()
-            except OSError as exc:
-                raise BagError(f'cannot finish bag {self.path}: {exc}') from None
+            except (OSError, sqlite3.Error) as exc:  # e.g. a full disk
+                where = self.path
+                if self.staged and self._stage_dir is not None:
+                    # Keep what was written where the user looks for it, not in a hidden folder.
+                    try:
+                        where = self.incomplete_path
+                        if where.exists():
+                            where = _free_name(where)
+                        os.replace(self._stage_dir / self.path.name, where)
+                        self._remove_stage()
+                    except OSError:
+                        where = self._stage_dir / self.path.name
+                raise BagError(f'cannot finish bag {self.path} ({exc}); what was written is in '
+                               f'{where}') from None
             self.final_path = self.path
             if self.staged:
                 assert self._stage_dir is not None

@@ -470,7 +470,9 @@ class _Run:
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
         opts = self.opts
-        if name in (opts.steering_topic, opts.mask_topic, opts.overlay_topic):
+        written = {opts.steering_topic, *([opts.mask_topic] if opts.masks else []),
+                   *([opts.overlay_topic] if opts.overlay else [])}
+        if name in written:
             LOG.warning('not copying %s from the input: this run writes its own', name)
             self.skipped.add(name)
             return

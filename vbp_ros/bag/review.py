@@ -143,6 +143,9 @@ class _Review:
         self.msgs = msgs
         self.reader, self.out_dir, self.opts, self.progress = reader, out_dir, opts, progress
         self.on_start = on_start
+        # Frames are matched across topics by header stamp, or by bag time where the camera
+        # repeats stamps (e.g. a driver that leaves them at zero); decided by read_series.
+        self.by_bag_time = False
         self.topics: dict[str, TopicInfo] = reader.topics
 
     # -- what the bag offers ----------------------------------------------------------------
@@ -180,10 +183,14 @@ class _Review:
 
     # -- pass 1 -------------------------------------------------------------------------------
     def read_series(self) -> tuple[_Series, np.ndarray, np.ndarray]:
-        """Steering series, and per-mask (header stamps, mean |change| from the mask before)."""
+        """Steering series, and per-mask (frame keys, mean |change| from the mask before).
+
+        A frame's key is its header stamp, or its bag time if steering stamps repeat.
+        """
         msgs, o = self.msgs, self.opts
         bag_ns, stamps, angles = [], [], []
         m_stamps: list[int] = []
+        m_bag_ns: list[int] = []
         m_change: list[float] = []
         prev: np.ndarray | None = None
         want = [o.steering_topic] + ([o.mask_topic] if o.mask_topic in self.topics
@@ -199,11 +206,17 @@ class _Review:
                     img = msgs.deserialize(data, msgs.Image)
                     small = self._small_mask(img)
                     m_stamps.append(_stamp(img.header))
+                    m_bag_ns.append(t)
                     m_change.append(float(np.mean(np.abs(small - prev))) if prev is not None
                                     else np.nan)
                     prev = small
             except (msgs.MsgError, ValueError) as exc:
                 raise BagError(f'unreadable message on {topic} at bag time {t}: {exc}') from None
+        self.by_bag_time = len(set(stamps)) < len(stamps)
+        if self.by_bag_time:
+            LOG.warning('%s repeats header stamps; matching frames by bag time instead',
+                        o.steering_topic)
+            stamps, m_stamps = bag_ns, m_bag_ns
         order = np.argsort(np.asarray(bag_ns, np.int64), kind='stable')
         series = _Series(np.asarray(bag_ns, np.int64)[order], np.asarray(stamps, np.int64)[order],
                          np.asarray(angles, np.float64)[order])
@@ -221,7 +234,7 @@ class _Review:
 
     # -- pass 2 -------------------------------------------------------------------------------
     def frames(self, source: str, topics: list[str]) -> Iterator[tuple[int, int, np.ndarray]]:
-        """(bag time, header stamp, BGR frame) in bag order."""
+        """(bag time, frame key, BGR frame) in bag order (see :meth:`read_series`)."""
         from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
 
         msgs = self.msgs
@@ -242,7 +255,7 @@ class _Review:
                 header, arr = decode(topic, data)
             except (msgs.MsgError, EncodingError, ValueError) as exc:
                 raise BagError(f'unreadable frame on {topic} at bag time {t}: {exc}') from None
-            stamp = _stamp(header)
+            stamp = t if self.by_bag_time else _stamp(header)
             if source in ('overlay', 'camera'):
                 yield t, stamp, (cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR) if arr.ndim == 2
                                  else cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))

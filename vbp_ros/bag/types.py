@@ -71,3 +71,23 @@ def definition(ros_type: str) -> tuple[str, str]:
         raise BagError(msg)
     msgdef, _ = store.generate_msgdef(ros_type, ros_version=2)
     return msgdef, store.hash_rihs01(ros_type)
+
+
+def hash_of_definition(ros_type: str, msgdef: str) -> str:
+    """RIHS01 hash of a type from its stored ``.msg`` text (with its dependencies), for a
+    definition that came without one (Humble bags, salvaged recordings).
+
+    Raises:
+        BagError: the text cannot be parsed.
+    """
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+
+    store = get_typestore(Stores.EMPTY)
+    try:
+        store.register(get_types_from_msg(msgdef, ros_type))
+        return store.hash_rihs01(ros_type)
+    except KeyError as exc:
+        raise BagError(f'cannot read the definition of {ros_type}: it lacks {exc}') from None
+    except Exception as exc:  # noqa: BLE001 -- rosbags raises assorted parse errors
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BagError(f'cannot read the definition of {ros_type}: {reason}') from None
