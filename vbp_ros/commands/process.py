@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
+from vbp_ros.commands.progress import progress_bar
 from vbp_ros.stop_signals import stop_on_signals
 
 NAME = 'process'
@@ -93,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
         nonlocal bar
         LOG.info('processing %d frames of %s from %s', total, topic, args.in_bag)
         if args.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=total, unit='frame', file=sys.stderr, dynamic_ncols=True,
-                       disable=None)
+            bar = progress_bar(total)
 
     try:
         with stop_on_signals(what='stopping after the current batch') as stop:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+
+from vbp_ros.commands.progress import progress_bar
 
 NAME = 'review'
 HELP = 'video and HTML summary of a processed bag'
@@ -59,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     def on_start(total: int) -> None:
         nonlocal bar
         if args.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=total, unit='frame', file=sys.stderr, dynamic_ncols=True,
-                       disable=None)
+            bar = progress_bar(total)
 
     try:
         report = review_bag(args.bag, args.out, opts,
