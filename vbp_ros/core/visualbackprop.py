@@ -220,6 +220,10 @@ class VisualBackProp:
 
     The mask is float32 whatever the model's dtype (the product of several maps would lose
     precision in fp16/bf16). Gradients flow through ``out`` as usual; the mask has none.
+
+    The first call per input size runs the model once more, without gradients, on up to two
+    samples of ``x``, to find its layers. Your own forward hooks see that call; BatchNorm
+    statistics and the random number generators are restored afterwards.
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str] | None = None,
