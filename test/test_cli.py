@@ -35,3 +35,26 @@ def test_errors_are_reported_not_raised(tmp_path: Path, caplog: pytest.LogCaptur
     assert 'cannot read image' in caplog.text
     assert main(['mask', str(tmp_path / 'x.png'), '--model', str(tmp_path / 'no.safetensors')]) == 2
     assert 'model file not found' in caplog.text
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['camera', '--width', '0'], '--width: 0 is not >= 1'),
+    (['demo', '--height', '-5'], '--height: -5 is not >= 1'),
+    (['train', '--epochs', '0'], '--epochs: 0 is not >= 1'),
+    (['train', '--batch-size', '-4'], '--batch-size: -4 is not >= 1'),
+    (['train', '--lr', 'nan'], '--lr: nan is not a finite number > 0'),
+    (['bench', '--rounds', '0'], '--rounds: 0 is not >= 1'),
+    (['evaluate', '--frames', '0'], '--frames: 0 is not >= 1'),
+])
+def test_bad_numbers_are_usage_errors(argv: list[str], words: str,
+                                      capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_bench_refuses_unknown_methods_and_devices(capsys: pytest.CaptureFixture) -> None:
+    assert main(['bench', '--methods', 'bogus']) == 2
+    assert "unknown methods ['bogus']" in capsys.readouterr().err
+    assert main(['bench', '--device', 'foo']) == 2
+    assert "unknown device 'foo'" in capsys.readouterr().err

@@ -24,10 +24,15 @@ from typing import Callable
 
 import torch
 
+from vbp_ros.commands.arguments import positive_float, positive_int
 from vbp_ros.core.pilotnet import PilotNet
 from vbp_ros.core.visualbackprop import VisualBackProp
 
 SIZES = {'66x200': (66, 200), '256x455': (256, 455)}
+
+
+#: The comparison methods ``--methods`` can name.
+BASELINES = ('gradient', 'gradcam', 'lrp')
 
 
 def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
@@ -56,7 +61,8 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
     if names:
         try:
             from vbp_ros.core.methods import METHODS
-        except ImportError:
+        except ImportError as exc:  # e.g. captum not installed: time VBP alone
+            print(f'comparison methods skipped: {exc}', file=sys.stderr)
             METHODS = {}
         for name in names:
             if name in METHODS and name != 'vbp':
@@ -97,7 +103,7 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
     batches = batches or [1, 8]
     threads = threads or ([1, os.cpu_count() or 1] if dev.type == 'cpu'
                           else [torch.get_num_threads()])
-    methods = ['gradient', 'gradcam', 'lrp'] if methods is None else methods
+    methods = list(BASELINES) if methods is None else methods
     rows = []
     for n_threads in dict.fromkeys(threads):
         torch.set_num_threads(n_threads)
@@ -164,13 +170,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``python -m vbp_ros.bench`` and ``vbp-ros bench``."""
     p.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
     p.add_argument('--sizes', nargs='+', choices=list(SIZES), default=None)
-    p.add_argument('--batches', nargs='+', type=int, default=None)
-    p.add_argument('--threads', nargs='+', type=int, default=None,
+    p.add_argument('--batches', nargs='+', type=positive_int, default=None)
+    p.add_argument('--threads', nargs='+', type=positive_int, default=None,
                    help='CPU thread counts (default: 1 and all cores)')
     p.add_argument('--methods', nargs='*', default=None,
                    help='comparison methods to time (default: gradient gradcam lrp)')
-    p.add_argument('--rounds', type=int, default=200)
-    p.add_argument('--budget', type=float, default=20.0, help='max seconds per configuration')
+    p.add_argument('--rounds', type=positive_int, default=200)
+    p.add_argument('--budget', type=positive_float, default=20.0,
+                   help='max seconds per configuration')
     p.add_argument('--no-graphs', action='store_true', help='skip CUDA graph variants')
     p.add_argument('--compile', action='store_true',
                    help="also time torch.compile'd forward and forward+vbp, on CUDA also "
@@ -185,7 +192,16 @@ def run_args(args: argparse.Namespace) -> int:
     device = args.device
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+    unknown = sorted(set(args.methods or ()) - set(BASELINES))
+    if unknown:
+        print(f'unknown methods {unknown} (known: {", ".join(BASELINES)})', file=sys.stderr)
+        return 2
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        print(f'unknown device {device!r} (use cpu, cuda, cuda:N or auto)', file=sys.stderr)
+        return 2
+    if kind == 'cuda' and not torch.cuda.is_available():
         print(f'device {device!r} requested but CUDA is not available', file=sys.stderr)
         return 2
     rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,

@@ -117,3 +117,18 @@ def test_demo_ends_early_on_ctrl_c_with_its_summary(domain: int, model_path: str
     assert proc.returncode == 0, out
     assert 'frames: sent' in out and 'SIGINT: ending the demo early' in out, out
     assert time.monotonic() - start < 100, out
+
+
+def test_a_zero_duration_stops_at_once_as_for_the_camera() -> None:
+    import threading
+    import time
+
+    from vbp_ros.node.main import spin_until_stopped
+
+    class Spinner:
+        def spin(self, until: threading.Event) -> None:
+            until.wait(10)
+
+    t = time.monotonic()
+    spin_until_stopped(Spinner(), threading.Event(), 0)
+    assert time.monotonic() - t < 5

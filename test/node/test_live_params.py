@@ -58,12 +58,13 @@ def test_read_only_and_bad_values_change_nothing(node: Any, pipeline: Any) -> No
     refused = {
         'device': "'device' is read-only",
         'camera_topic': "'camera_topic' is read-only",
-        'no_such': "no parameter 'no_such'",
     }
     for name, reason in refused.items():
         assert reason in node.set_parameters({'wheelbase': 3.5, name: 'x'})
     assert 'overlay_alpha' in node.set_parameters({'wheelbase': 3.5, 'overlay_alpha': 2.0})
     assert 'colormap' in node.set_parameters({'colormap': 'rainbow-ish'})
+    # rclpy's own parameters (use_sim_time) also pass through here: not the node's to refuse.
+    assert node.set_parameters({'use_sim_time': True}) is None
     assert 'wheelbase' in node.set_parameters({'wheelbase': 'long'})
     assert node.params == before and pipeline.steering is steering
 
@@ -76,3 +77,28 @@ def test_what_is_live() -> None:
     # What the node set up from at start (topics, QoS, model, preprocessing) stays fixed.
     assert not live & {'camera_topic', 'input_type', 'model_path', 'device', 'compile',
                        'reliability', 'depth', 'crop', 'input_size'}
+
+
+def test_a_new_diagnostics_period_applies_at_once(make_node: Any) -> None:
+    import time
+
+    from waiting import wait_until
+    node = make_node(diagnostics_period=30.0, mask_mode='never')
+    sent: list[str] = []
+    node.observers.append(lambda topic, kind, data, stamp: sent.append(topic)
+                          if kind.endswith('DiagnosticArray') else None)
+    time.sleep(0.3)
+    assert not sent
+    assert node.set_parameters({'diagnostics_period': 0.1}) is None
+    assert wait_until(lambda: len(sent) >= 3, timeout=5)
+
+
+def test_a_processing_error_is_reported_once_not_forever(node: Any) -> None:
+    from vbp_ros.msgs import DiagnosticStatus
+    with node.stats.lock:
+        node.stats.errors += 1
+    first, second = (node.diagnostics().status[0] for _ in range(2))
+    assert first.level == DiagnosticStatus.ERROR
+    assert first.message == '1 processing errors since the last report (1 in all)'
+    assert second.level != DiagnosticStatus.ERROR
+    assert {kv.key: kv.value for kv in second.values}['processing_errors'] == '1'

@@ -45,6 +45,30 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+def test_parameter_files_match_the_remapped_node(domain: int, tmp_path: Path) -> None:
+    from vbp_ros.node.main import make_transport
+    shared = tmp_path / 'shared.yaml'
+    shared.write_text('front_vbp:\n  ros__parameters:\n    speed: 3.0\n'
+                      '/robot/front_vbp:\n  ros__parameters:\n    wheelbase: 1.5\n'
+                      '/**:\n  ros__parameters:\n    frame_rate: 30\n')
+    args = parse('--middleware', 'cyclonedds', '--params-file', str(shared), '--ros-args',
+                 '-r', '__node:=front_vbp', '-r', 'vbp:__ns:=/robot', '-r', 'other:__ns:=/x')
+    transport = make_transport(args)
+    try:
+        values = transport.declare_parameters(PARAMETERS)  # frame_rate: another node's
+        assert (values['speed'], values['wheelbase']) == (3.0, 1.5)
+        assert (transport.node_name, transport.namespace) == ('front_vbp', '/robot')
+    finally:
+        transport.close()
+
+
+def test_preprocessing_that_does_not_fit_is_a_parameter_error(model_path: str) -> None:
+    for override, words in (({'crop': [0.9, 0.1, 0.0, 1.0]}, 'crop'),
+                            ({'mean': [0.5]}, 'mean'), ({'input_size': [0, 200]}, 'input_size')):
+        with pytest.raises(ParamError, match=f'preprocessing parameters \\({words}\\)'):
+            build_pipeline(NodeParams(model_path=model_path, device='cpu', **override))
+
+
 def test_overrides_on_the_dds_path(domain: int, tmp_path: Path) -> None:
     from vbp_ros.node.main import make_transport
     extra = tmp_path / 'extra.yaml'

@@ -198,8 +198,9 @@ def test_ros_parameters_ignored_and_bad_domain_refused(domain: int, monkeypatch)
         DdsTransport('vbp')
 
 
-def test_logs_reach_rosout(domain: int) -> None:
-    node = DdsTransport('vbp', domain_id=domain)
+@pytest.mark.parametrize('namespace, logger', [('/', 'vbp'), ('/robot/front', 'robot.front.vbp')])
+def test_logs_reach_rosout(domain: int, namespace: str, logger: str) -> None:
+    node = DdsTransport('vbp', namespace=namespace, domain_id=domain)
     node.logger.warning('camera %s is silent', '/cam')
     spy = DomainParticipant(domain)
     reader, info = matched_writer(
@@ -207,11 +208,13 @@ def test_logs_reach_rosout(domain: int) -> None:
         Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.History.KeepLast(1000),
             Policy.Durability.TransientLocal))
     assert info.type_name == 'rcl_interfaces::msg::dds_::Log_'
+    # rcl's rosout profile: a late subscriber gets the last 10 s of log lines, not all of them.
+    assert info.qos[Policy.Lifespan] == Policy.Lifespan(duration(seconds=10))
     logs: list = []
     assert wait_until(lambda: logs.extend(s for s in reader.take(N=100) if hasattr(s, 'msg'))
                       or logs)
     [log] = logs
-    assert (log.level, log.name, log.msg) == (30, 'vbp', 'camera /cam is silent')
+    assert (log.level, log.name, log.msg) == (30, logger, 'camera /cam is silent')
     assert log.function == 'test_logs_reach_rosout'
     node.close()
     assert not any(isinstance(h, logging.Handler) and h.__class__.__name__ == 'RosoutHandler'

@@ -45,7 +45,8 @@ SPECS = (
     ParamSpec('device', 'auto', 'torch device', choices=('auto', 'cpu', 'cuda')),
     ParamSpec('alpha', 0.5, 'opacity', range=(0.0, 1.0)),
     ParamSpec('depth', 5, 'depth', range=(1, 100)),
-    ParamSpec('crop', [], 'crop box', item_type=float),
+    ParamSpec('crop', [], 'crop box', item_type=float, lengths=(4,)),
+    ParamSpec('size', [], 'height, width', item_type=int, lengths=(2,)),
     ParamSpec('flag', False, 'a switch'),
 )
 
@@ -53,7 +54,7 @@ SPECS = (
 def test_resolve_values_validates_and_coerces() -> None:
     values = resolve_values(SPECS, {'alpha': 1, 'crop': [0, 1, 0, 1]}, {'device': 'cpu'})
     assert values == {'device': 'cpu', 'alpha': 1.0, 'depth': 5, 'crop': [0.0, 1.0, 0.0, 1.0],
-                      'flag': False}
+                      'size': [], 'flag': False}
     assert isinstance(values['alpha'], float)
 
 
@@ -64,6 +65,10 @@ def test_resolve_values_validates_and_coerces() -> None:
     ('depth', True, ['depth']),
     ('flag', 'yes', ['flag', 'bool']),
     ('crop', 'abc', ['crop']),
+    ('crop', [0.5], ['crop', '1 values, not 4']),
+    ('crop', ['0', 1, 0, 1], ['crop', 'array of numbers']),
+    ('crop', [True, 1, 0, 1], ['crop', 'array of numbers']),
+    ('size', [66.7, 200], ['size', 'array of integers']),
     ('nope', 1, ['unknown', 'nope']),
 ])
 def test_bad_values_name_the_parameter(name: str, value: object, words: list[str]) -> None:
@@ -81,6 +86,23 @@ def test_params_file_ros_layout(tmp_path) -> None:
     assert load_params_file(path, 'vbp') == {'alpha': 0.2, 'depth': 3, 'nested.x': 1}
     with pytest.raises(ParamError):
         load_params_file(tmp_path / 'missing.yaml', 'vbp')
+
+
+def test_params_file_wildcards_namespaces_and_shared_sections(tmp_path) -> None:
+    path = tmp_path / 'p.yaml'
+    path.write_text('/robot/vbp:\n  ros__parameters:\n    alpha: 0.9\n'
+                    '/**/vbp:\n  ros__parameters:\n    alpha: 0.3\n    depth: 7\n'
+                    '/robot/*:\n  ros__parameters:\n    flag: true\n'
+                    '/*/other:\n  ros__parameters:\n    depth: 9\n'
+                    '/**:\n  ros__parameters:\n    frame_rate: 30\n')
+    known = {s.name for s in SPECS}
+    # Sections naming the node win over wildcard ones; names other nodes use are left out of
+    # the shared sections (ROS ignores overrides a node does not declare).
+    assert load_params_file(path, 'vbp', '/robot', known) == {'alpha': 0.9, 'depth': 7,
+                                                               'flag': True}
+    assert load_params_file(path, 'vbp', '/', known) == {'alpha': 0.3, 'depth': 7}
+    assert load_params_file(path, 'vbp', '/a/b', known) == {'alpha': 0.3, 'depth': 7}
+    assert load_params_file(path, 'vbp', '/')['frame_rate'] == 30  # without known: all kept
 
 
 def test_ros_args_parsing() -> None:

@@ -10,6 +10,7 @@ import argparse
 import logging
 import threading
 
+from vbp_ros.commands.arguments import positive_int
 from vbp_ros.node.main import add_middleware_arguments, make_transport
 from vbp_ros.stop_signals import stop_on_signals
 
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic' (road world), 'pattern', a video or an image folder")
     parser.add_argument('--topic', default='/camera/image_raw', help='Image topic')
-    parser.add_argument('--width', type=int, default=640, help='frame width')
-    parser.add_argument('--height', type=int, default=480, help='frame height')
+    parser.add_argument('--width', type=positive_int, default=640, help='frame width')
+    parser.add_argument('--height', type=positive_int, default=480, help='frame height')
     parser.add_argument('--rate', type=float, default=30.0, help='frames per second (0: flood)')
     parser.add_argument('--encoding', default='rgb8',
                         choices=['rgb8', 'bgr8', 'mono8', 'jpeg', 'png'],
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--reliability', default='best_effort',
                         choices=['best_effort', 'reliable'], help='QoS reliability')
     parser.add_argument('--duration', type=float, default=None, help='seconds to run')
-    parser.add_argument('--count', type=int, default=None, help='frames to publish')
+    parser.add_argument('--count', type=positive_int, default=None, help='frames to publish')
     parser.add_argument('--seed', type=int, default=0, help='synthetic world seed')
     parser.add_argument('--wait-subscriber', type=float, default=0.0, metavar='SECONDS',
                         help='wait up to this long for a subscriber before publishing')

@@ -11,6 +11,8 @@ import json
 import logging
 from pathlib import Path
 
+from vbp_ros.commands.arguments import positive_int
+
 LOG = logging.getLogger(__name__)
 
 
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--model', default=None,
                         help='model file (default: the bundled PilotNet)')
     parser.add_argument('--model-class', default=None, help="'module:Class' for user models")
-    parser.add_argument('--frames', type=int, default=200, help='held-out synthetic frames')
+    parser.add_argument('--frames', type=positive_int, default=200, help='held-out synthetic frames')
     parser.add_argument('--seed', type=int, default=1_000_003,
                         help='world seed of the held-out set (training uses 0)')
     parser.add_argument('--methods', default='vbp,gradient,gradcam,lrp',

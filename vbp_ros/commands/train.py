@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from vbp_ros.commands.arguments import positive_float, positive_int
+
 LOG = logging.getLogger(__name__)
 DEFAULT_FRAMES = 16000
 DEFAULT_EPOCHS = 4
@@ -49,9 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt = parser.add_argument_group('optimisation')
     opt.add_argument('--model-class', default='pilotnet',
                      help="registered architecture or 'module:Class'")
-    opt.add_argument('--epochs', type=int, default=DEFAULT_EPOCHS)
-    opt.add_argument('--batch-size', type=int, default=64)
-    opt.add_argument('--lr', type=float, default=1e-3)
+    opt.add_argument('--epochs', type=positive_int, default=DEFAULT_EPOCHS)
+    opt.add_argument('--batch-size', type=positive_int, default=64)
+    opt.add_argument('--lr', type=positive_float, default=1e-3)
     opt.add_argument('--val-fraction', type=float, default=0.1)
     opt.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: default)')
     aug = parser.add_argument_group('augmentation (PilotNet: brightness, shifts)')

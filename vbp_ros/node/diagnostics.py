@@ -17,11 +17,12 @@ def _ms(value: float) -> str:
 
 def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic: str,
                       mask_on: bool, now: float | None = None,
-                      prev_malformed: int = 0) -> DiagnosticArray:
+                      prev_malformed: int = 0, prev_errors: int = 0) -> DiagnosticArray:
     """Make one DiagnosticArray with a single status for the node.
 
     Level: OK; WARN when no frame arrived for :data:`STALE_INPUT_S`, or frames were malformed
-    since the previous report (``prev_malformed``); ERROR when processing raised errors.
+    since the previous report (``prev_malformed``); ERROR when processing raised errors since
+    the previous report (``prev_errors``). The totals are in the values either way.
 
     Args:
         stats: the node's counters.
@@ -31,6 +32,7 @@ def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic
         mask_on: whether masks are being computed now.
         now: monotonic time (default: now).
         prev_malformed: malformed count at the previous report.
+        prev_errors: processing error count at the previous report.
 
     Returns:
         The message (header stamped with the wall clock).
@@ -61,8 +63,10 @@ def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic
         values.append(KeyValue(f'{stage}_ms_p50', _ms(p50)))
         values.append(KeyValue(f'{stage}_ms_p99', _ms(p99)))
     level, message = DiagnosticStatus.OK, 'running'
-    if counts['errors']:
-        level, message = DiagnosticStatus.ERROR, f'{counts["errors"]} processing errors'
+    if counts['errors'] > prev_errors:
+        level, message = (DiagnosticStatus.ERROR,
+                          f'{counts["errors"] - prev_errors} processing errors since the last '
+                          f'report ({counts["errors"]} in all)')
     elif counts['malformed'] > prev_malformed:
         level, message = DiagnosticStatus.WARN, f'malformed input: {last_bad}'
     elif last is None or now - last > STALE_INPUT_S:

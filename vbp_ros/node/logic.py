@@ -82,6 +82,7 @@ class VbpNode:
         self._last_warn = -math.inf
         self._last_error = -math.inf
         self._prev_malformed = 0
+        self._prev_errors = 0
         self._mask_on = False
         self.input_cls = CompressedImage if params.input_type == 'compressed' else Image
 
@@ -134,7 +135,8 @@ class VbpNode:
         """Apply parameter changes while running (``ros2 param set``), all or none.
 
         Only parameters marked live in :data:`~vbp_ros.node.params.PARAMETERS` may change; each
-        frame reads the parameters once, so it sees either the old or the new set.
+        frame reads the parameters once, so it sees either the old or the new set. Names that
+        are not the node's own (``use_sim_time``, which rclpy declares) are left to ROS.
 
         Returns:
             None when applied, else why nothing was changed.
@@ -143,8 +145,8 @@ class VbpNode:
         values = {}
         for name, value in changes.items():
             spec = specs.get(name)
-            if spec is None:
-                return f'no parameter {name!r}'
+            if spec is None:  # ROS's own (use_sim_time, ...): ROS handles them
+                continue
             if not spec.live:
                 return f'{name!r} is read-only once the node runs; set it at start-up'
             try:
@@ -327,12 +329,19 @@ class VbpNode:
         msg = build_diagnostics(self.stats, f'{self.transport.node_name}: steering + '
                                 'VisualBackProp', self.params.hardware_id or self.device,
                                 self.input_topic, self._mask_on,
-                                prev_malformed=self._prev_malformed)
-        self._prev_malformed = self.stats.snapshot()['malformed']
+                                prev_malformed=self._prev_malformed,
+                                prev_errors=self._prev_errors)
+        counts = self.stats.snapshot()
+        self._prev_malformed, self._prev_errors = counts['malformed'], counts['errors']
         return msg
 
     def _diagnose(self) -> None:
-        while not self._stop.wait(self.params.diagnostics_period):
+        last = time.monotonic()
+        # Short waits, so that a new diagnostics_period applies at once.
+        while not self._stop.wait(min(0.1, self.params.diagnostics_period)):
+            if time.monotonic() - last < self.params.diagnostics_period:
+                continue
+            last = time.monotonic()
             try:
                 self._publish(self.diag_pub, DiagnosticArray, serialize(self.diagnostics()))
             except (MsgError, VbpError):

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from vbp_ros.errors import VbpError
-from vbp_ros.node.params import NODE_NAME
+from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.stop_signals import stop_on_signals
 from vbp_ros.transport import create_transport, default_middleware, Middleware
 from vbp_ros.transport.parameters import load_params_file, parse_assignment, split_ros_args
@@ -61,7 +61,6 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe_parameters() -> str:
     """Every parameter as 'name = default  [constraints]  (live)  description' lines."""
-    from vbp_ros.node.params import PARAMETERS
     lines = []
     for spec in PARAMETERS:
         constraints = f'  [{spec.constraints()}]' if spec.constraints() else ''
@@ -92,10 +91,22 @@ def make_transport(args: argparse.Namespace) -> Any:
     if getattr(args, 'loopback', False):
         from vbp_ros.transport.loopback import use_loopback
         use_loopback()
-    _, overrides, remaps, files = split_ros_args(ros_argv)
+    _, overrides, all_remaps, files = split_ros_args(ros_argv)
+    # 'node:from:=to' applies only to the node of that (original) name, as in rcl.
+    remaps = {}
+    for src, dst in all_remaps.items():
+        target, sep, rest = src.rpartition(':')
+        if not sep:
+            remaps[src] = dst
+        elif target == args.node_name:
+            remaps[rest] = dst
+    # Parameter files match the node under its remapped name and namespace, as in rcl.
+    node_name = remaps.get('__node', remaps.get('__name', args.node_name))
+    namespace = remaps.get('__ns', args.namespace)
+    known = {p.name for p in PARAMETERS}
     values: dict[str, Any] = {}
     for path in params_files + files:
-        values.update(load_params_file(path, args.node_name, args.namespace))
+        values.update(load_params_file(path, node_name, namespace, known))
     values.update(overrides)
     for text in param_texts:
         name, value = parse_assignment(text)
@@ -107,8 +118,9 @@ def make_transport(args: argparse.Namespace) -> Any:
 
 def spin_until_stopped(transport: Any, stop: threading.Event,
                        duration: float | None = None) -> None:
-    """Spin ``transport`` until ``stop`` is set, ``duration`` seconds pass, or Ctrl-C."""
-    if duration:
+    """Spin ``transport`` until ``stop`` is set, ``duration`` seconds pass (None: no limit),
+    or Ctrl-C."""
+    if duration is not None:
         timer = threading.Timer(duration, stop.set)
         timer.daemon = True
         timer.start()
@@ -145,6 +157,9 @@ def run_node(args: argparse.Namespace) -> int:
     finally:
         if node is not None:
             node.stop()
+            # Frames still arrive until the transport closes; the closed recorder must not see
+            # them.
+            node.observers.clear()
             counts = node.stats.snapshot()
             LOG.info('frames received %(received)d, processed %(processed)d, dropped '
                      '%(dropped)d, malformed %(malformed)d', counts)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from vbp_ros.node.params import NodeParams
+from vbp_ros.transport.parameters import ParamError
 
 
 def preprocess_overrides(params: NodeParams) -> dict[str, Any]:
@@ -24,6 +25,13 @@ def preprocess_overrides(params: NodeParams) -> dict[str, Any]:
     return out
 
 
+def preprocess_overrides_names(params: NodeParams) -> list[str]:
+    """The parameter names behind :func:`preprocess_overrides`."""
+    fields = {'crop': 'crop', 'size': 'input_size', 'colour': 'colour_space', 'mean': 'mean',
+              'std': 'std'}
+    return [fields[k] for k in preprocess_overrides(params)]
+
+
 def build_pipeline(params: NodeParams) -> Any:
     """Load the model, apply preprocessing overrides and warm up (FramePipeline does).
 
@@ -35,7 +43,7 @@ def build_pipeline(params: NodeParams) -> Any:
 
     Raises:
         ModelError: the model cannot be loaded.
-        ValueError: the preprocessing overrides are inconsistent.
+        ParamError: the preprocessing overrides are inconsistent.
     """
     import torch
 
@@ -49,7 +57,12 @@ def build_pipeline(params: NodeParams) -> Any:
     overrides = preprocess_overrides(params)
     if overrides:
         spec = read_spec(path or BUNDLED_MODEL)
-        preprocess = dataclasses.replace(spec.preprocess, **overrides)
+        try:
+            preprocess = dataclasses.replace(spec.preprocess, **overrides)
+        except (ValueError, TypeError) as exc:
+            names = ', '.join(sorted(k for k in preprocess_overrides_names(params)))
+            raise ParamError(f'preprocessing parameters ({names}) do not fit together or with '
+                             f'the model: {exc}') from None
     # The node adds steering_offset and clips to max_steering_angle itself (see params).
     steering = SteeringConversion(wheelbase=params.wheelbase, gain=params.steering_scale,
                                   max_angle=math.pi)

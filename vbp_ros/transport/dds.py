@@ -70,6 +70,8 @@ def _dds_qos(qos: QosProfile, type_hash: str, writer: bool) -> Qos:
     if writer:
         policies += [Policy.WriterDataLifecycle(autodispose=False),
                      Policy.Liveliness.Automatic(lease_duration=duration(infinite=True))]
+        if qos.lifespan_s is not None:
+            policies.append(Policy.Lifespan(duration(seconds=qos.lifespan_s)))
     return Qos(*policies)
 
 
@@ -152,7 +154,8 @@ class DdsTransport:
         remaps: ROS remappings ``{from: to}``; ``__node`` and ``__ns`` rename the node.
         param_values: parameter values (from files and overrides), validated against the specs
             given to :meth:`declare_parameters`.
-        logger: logger; default ``logging.getLogger('vbp_ros.<node>')``.
+        logger: logger; default ``logging.getLogger('vbp_ros.<namespace>.<node>')`` with the
+            namespace's slashes as dots.
         rosout: also publish the logger's records on ``/rosout`` (as ROS 2 nodes do).
     """
 
@@ -170,7 +173,9 @@ class DdsTransport:
         self.distro = distro
         self._remaps = {self._expand(k): self._expand(v) for k, v in remaps.items()}
         self._param_values = dict(param_values or {})
-        self._logger = logger or logging.getLogger(f'vbp_ros.{self.node_name}')
+        # rcl's logger name of a node: its namespace and name joined by dots ('robot.vbp').
+        self.logger_name = '.'.join(p for p in (*self.namespace.split('/'), self.node_name) if p)
+        self._logger = logger or logging.getLogger(f'vbp_ros.{self.logger_name}')
         if domain_id is None:
             text = os.environ.get('ROS_DOMAIN_ID', '') or '0'
             if not text.strip().isdigit():
@@ -197,7 +202,7 @@ class DdsTransport:
         self._rosout: RosoutHandler | None = None
         if rosout:
             pub = self.create_publisher('/rosout', 'rcl_interfaces/msg/Log', ROSOUT)
-            self._rosout = RosoutHandler(pub, self.node_name)
+            self._rosout = RosoutHandler(pub, self.logger_name)
             self._logger.addHandler(self._rosout)
         self._dispatcher = threading.Thread(target=self._dispatch, name='dds-dispatch',
                                             daemon=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+import re
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -36,6 +37,7 @@ class ParamSpec:
         item_type: element type of list parameters (float or int).
         live: may change while the node runs (``ros2 param set``); the others are read-only
             once the node has started.
+        lengths: allowed lengths of a non-empty list parameter (e.g. (4,) for a box).
     """
 
     name: str
@@ -45,6 +47,7 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
     item_type: type | None = None
     live: bool = False
+    lengths: tuple[int, ...] | None = None
 
     @property
     def type(self) -> type:
@@ -57,6 +60,8 @@ class ParamSpec:
             return 'one of ' + ', '.join(self.choices)
         if self.range:
             return f'in [{self.range[0]}, {self.range[1]}]'
+        if self.lengths:
+            return ' or '.join(str(n) for n in self.lengths) + ' values, or none'
         return ''
 
     def validate(self, value: Any) -> Any:
@@ -94,11 +99,22 @@ class ParamSpec:
                 if not isinstance(value, (list, tuple)):
                     raise TypeError
                 item = self.item_type or float
+                # As ROS: integers for integer arrays; numbers (not bools or text) for doubles.
+                if any(isinstance(v, bool) or not isinstance(v, int if item is int else
+                                                              (int, float)) for v in value):
+                    raise TypeError
                 out = [item(v) for v in value]
         except (TypeError, ValueError):
-            msg = (f'parameter {self.name!r}: {value!r} is not a {_TYPES.get(kind, kind)}'
-                   f'{" of " + self.item_type.__name__ if self.item_type else ""}')
+            what = _TYPES.get(kind, str(kind))
+            items = {int: 'integers', float: 'numbers'}.get(self.item_type, '')
+            article = 'an' if what[0] in 'aeiou' else 'a'
+            msg = (f'parameter {self.name!r}: {value!r} is not {article} {what}'
+                   f'{" of " + items if items else ""}')
             raise ParamError(msg) from None
+        if self.lengths and isinstance(out, list) and out and len(out) not in self.lengths:
+            wanted = ' or '.join(str(n) for n in self.lengths)
+            msg = f'parameter {self.name!r}: {out!r} has {len(out)} values, not {wanted}'
+            raise ParamError(msg)
         if self.choices and out not in self.choices:
             msg = f'parameter {self.name!r}: {out!r} is not {self.constraints()}'
             raise ParamError(msg)
@@ -110,16 +126,23 @@ class ParamSpec:
         return out
 
 
-def load_params_file(path: str | Path, node_name: str, namespace: str = '/') -> dict[str, Any]:
+def load_params_file(path: str | Path, node_name: str, namespace: str = '/',
+                     known: Collection[str] | None = None) -> dict[str, Any]:
     """Read a ROS 2 parameter file and return the values for one node.
 
-    Entries under ``/**``, ``<node>``, ``/<node>`` and ``/<namespace>/<node>`` apply, in that
-    order (later wins), as with ``--params-file`` on ROS 2.
+    As with ``--params-file`` on ROS 2, every section whose key matches the node applies:
+    keys with wildcards (``/**`` any namespaces, ``*`` one name: ``/**``, ``/**/vbp``,
+    ``/robot/*``) first, then ``<node>``, ``/<node>`` and ``/<namespace>/<node>``; within each
+    group later sections win.
 
     Args:
         path: the YAML file.
         node_name: the node's name.
         namespace: the node's namespace.
+        known: the node's parameter names. Wildcard sections are shared by many nodes, so
+            names outside ``known`` are left out of them (ROS ignores overrides of
+            parameters a node does not declare); given explicitly for this node, they are kept
+            (and refused later as unknown).
 
     Returns:
         Flat mapping of parameter name to value (nested keys joined with '.').
@@ -135,14 +158,29 @@ def load_params_file(path: str | Path, node_name: str, namespace: str = '/') -> 
     if not isinstance(data, dict):
         msg = f'parameter file {path} is not a mapping'
         raise ParamError(msg)
-    ns = '/' + namespace.strip('/')
-    keys = ['/**', node_name, '/' + node_name, ns.rstrip('/') + '/' + node_name]
+    fqn = '/' + '/'.join(p for p in (*namespace.split('/'), node_name) if p)
     out: dict[str, Any] = {}
-    for key in keys:
-        section = data.get(key)
-        if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
-            out.update(_flatten(section['ros__parameters']))
+    for shared in (True, False):  # sections naming this node win over wildcard ones
+        for key, section in data.items():
+            if not (isinstance(key, str) and ('*' in key) == shared
+                    and isinstance(section, dict)
+                    and isinstance(section.get('ros__parameters'), dict)):
+                continue
+            if not (key == node_name or _node_pattern(key).fullmatch(fqn)):
+                continue
+            values = _flatten(section['ros__parameters'])
+            if shared and known is not None:
+                values = {k: v for k, v in values.items() if k in known}
+            out.update(values)
     return out
+
+
+def _node_pattern(key: str) -> re.Pattern[str]:
+    """Regex of the fully qualified node names a parameter-file key stands for."""
+    parts = [p for p in key.split('/') if p]
+    regex = ''.join('(?:/[^/]+)*' if p == '**' else '/[^/]+' if p == '*' else
+                    '/' + re.escape(p) for p in parts)
+    return re.compile(regex or '/')
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:

@@ -39,12 +39,14 @@ class QosProfile:
         depth: history depth (KEEP_LAST).
         durability: volatile or transient local.
         history: keep last or keep all.
+        lifespan_s: seconds a written sample stays deliverable (None: forever).
     """
 
     reliability: Reliability = Reliability.RELIABLE
     depth: int = 10
     durability: Durability = Durability.VOLATILE
     history: History = History.KEEP_LAST
+    lifespan_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.depth < 1:
@@ -59,8 +61,9 @@ class QosProfile:
 SENSOR_DATA = QosProfile(Reliability.BEST_EFFORT, 5)
 #: the ROS default profile: RELIABLE, KEEP_LAST 10, VOLATILE.
 DEFAULT = QosProfile(Reliability.RELIABLE, 10)
-#: rcl's ``/rosout`` profile: RELIABLE, KEEP_LAST 1000, TRANSIENT_LOCAL.
-ROSOUT = QosProfile(Reliability.RELIABLE, 1000, Durability.TRANSIENT_LOCAL)
+#: rcl's ``/rosout`` profile: RELIABLE, KEEP_LAST 1000, TRANSIENT_LOCAL, lifespan 10 s (so a
+#: late subscriber gets the last 10 s of log lines, not the whole run's).
+ROSOUT = QosProfile(Reliability.RELIABLE, 1000, Durability.TRANSIENT_LOCAL, lifespan_s=10.0)
 #: what rmw uses for ``ros_discovery_info``: RELIABLE, KEEP_LAST 1, TRANSIENT_LOCAL.
 DISCOVERY_INFO = QosProfile(Reliability.RELIABLE, 1, Durability.TRANSIENT_LOCAL)
 
