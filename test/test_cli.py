@@ -58,3 +58,22 @@ def test_bench_refuses_unknown_methods_and_devices(capsys: pytest.CaptureFixture
     assert "unknown methods ['bogus']" in capsys.readouterr().err
     assert main(['bench', '--device', 'foo']) == 2
     assert "unknown device 'foo'" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_unknown_methods_before_running(caplog: pytest.LogCaptureFixture
+                                                        ) -> None:
+    assert main(['evaluate', '--methods', 'bogus,vbp']) == 2
+    assert "methods ['bogus'] are not available" in caplog.text
+
+
+def test_mask_outputs_of_images_with_one_name_do_not_overwrite(tmp_path: Path,
+                                                             road_image: np.ndarray) -> None:
+    paths = [tmp_path / 'a' / 'x.png', tmp_path / 'b' / 'x.png', tmp_path / 'x.jpg']
+    for i, path in enumerate(paths):
+        path.parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(np.roll(road_image, 40 * i, 1), cv2.COLOR_RGB2BGR))
+    out = tmp_path / 'masks'
+    assert main(['mask', *map(str, paths), '--out', str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ['x-2_vbp.png', 'x-3_vbp.png', 'x_vbp.png']
+    assert len({(out / name).read_bytes() for name in written}) == 3

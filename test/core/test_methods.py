@@ -37,3 +37,33 @@ def test_gradient_is_zero_where_input_cannot_matter() -> None:
     _, mask = METHODS['gradient'](net)(x)
     assert (mask[0, :, -1] == 0).all()  # 200 -> 98 with k=5, s=2 uses columns 0..198
     assert mask[0, :, :-1].max() == 1
+
+
+@pytest.mark.parametrize('name', sorted(METHODS))
+def test_methods_follow_later_weight_changes(name: str) -> None:
+    torch.manual_seed(0)
+    net, other = PilotNet().eval(), PilotNet().eval()
+    method = METHODS[name](net)
+    x = torch.randn(2, 3, 66, 200)
+    method(x)
+    net.load_state_dict(other.state_dict())  # e.g. the next training epoch
+    out, _ = method(x)
+    with torch.no_grad():
+        assert torch.allclose(out, other(x), atol=1e-5)
+
+
+def test_gradcam_explains_right_turns_too() -> None:
+    # A net whose output is minus that of another: the masks must not depend on the sign.
+    torch.manual_seed(0)
+    net = PilotNet().eval()
+    flipped = PilotNet().eval()
+    flipped.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        flipped[-1].weight.neg_()
+        flipped[-1].bias.neg_()
+    x = torch.randn(4, 3, 66, 200)
+    out, mask = METHODS['gradcam'](net)(x)
+    out_f, mask_f = METHODS['gradcam'](flipped)(x)
+    assert torch.allclose(out_f, -out, atol=1e-6)
+    assert torch.allclose(mask, mask_f, atol=1e-5)
+    assert (mask.flatten(1).amax(1) > 0).all()

@@ -141,6 +141,23 @@ def test_missing_and_bad_model_files(tmp_path: Path) -> None:
         FramePipeline(small, device='cpu')
 
 
+@pytest.mark.parametrize('meta, words', [
+    ('{not json', 'unreadable metadata'),
+    ('[1, 2]', 'unreadable metadata'),
+    ('{"preprocess": {"evil": 1}}', 'unreadable metadata'),
+    ('{"preprocess": {"crop": [0.9, 0.1, 0, 1]}}', 'unreadable metadata'),
+    ('{"arch_kwargs": {"in_size": [10, 10]}}', 'do not fit PilotNet'),
+])
+def test_bad_metadata_is_a_model_error(tmp_path: Path, meta: str, words: str) -> None:
+    from safetensors.torch import save_file
+    from vbp_ros.core.model_file import METADATA_KEY
+    path = tmp_path / 'm.safetensors'
+    save_file({k: v.contiguous() for k, v in PilotNet().state_dict().items()}, str(path),
+              metadata={METADATA_KEY: meta})
+    with pytest.raises(ModelError, match=words):
+        load_model(path)
+
+
 def test_unregistered_arch_in_file_is_refused(tmp_path: Path) -> None:
     """A file cannot make us import code: only registered architectures or explicit classes."""
     path = tmp_path / 'evil.safetensors'

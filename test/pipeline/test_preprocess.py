@@ -64,3 +64,13 @@ def test_bad_settings(kwargs: dict) -> None:
 def test_bad_frame() -> None:
     with pytest.raises(InputError, match='uint8'):
         Preprocess()(np.zeros((10, 10), np.uint8))
+
+
+def test_crop_box_stays_inside_tiny_frames() -> None:
+    pre = Preprocess(crop=(0.96, 1.0, 0.0, 1.0))
+    for h in range(1, 40):
+        y0, y1, x0, x1 = pre.crop_box(h, 7)
+        assert 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= 7
+        frame = np.full((h, 7, 3), 100, np.uint8)
+        assert pre.to_network_rgb(frame).shape == (*pre.size, 3)
+        assert pre.mask_to_frame(np.full(pre.size, 255, np.uint8), h, 7)[y0:y1].min() == 255

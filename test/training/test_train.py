@@ -129,3 +129,24 @@ def test_user_model_class(tmp_path: Path, tiny_data):
     model, spec = load_model(out, model_class=arch)
     assert spec.arch == arch and spec.arch_kwargs == {'dropout': 0.2}
     assert model[11].p == 0.2
+
+
+def test_a_diverging_run_saves_no_model(tmp_path: Path, tiny_data):
+    tr, va = tiny_data
+    out = tmp_path / 'model.safetensors'
+    with pytest.raises(TrainingError, match='diverged in epoch 1'):
+        train(tr, va, out, tmp_path / 'run', _cfg(epochs=1, lr=1e12, augment=None))
+    assert not out.exists()
+
+
+def test_block_split_keeps_runs_of_frames_together():
+    n, block = 300, 30
+    data = ArrayData(np.zeros((n, 2, 2, 3), np.uint8), np.arange(n, dtype=np.float32))
+    train_part, val_part = data.split(0.2, seed=1, block=block)
+    val = val_part.targets.astype(int)
+    assert len(val) == 60 and len(train_part) == 240
+    assert set(val // block) == {b for b in range(n // block) if b * block in set(val)}
+    assert all((val // block == b).sum() == block for b in set(val // block))
+    # block 1 is the frame-wise split it always was
+    a, b = data.split(0.2, seed=1), data.split(0.2, seed=1, block=1)
+    assert np.array_equal(a[1].targets, b[1].targets)

@@ -40,9 +40,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    from vbp_ros.core.methods import METHODS
+    methods = tuple(m.strip() for m in args.methods.split(',') if m.strip())
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        LOG.error('methods %s are not available (available: %s)', unknown or '(none given)',
+                  ', '.join(sorted(METHODS)))
+        return 2
     model, spec = load_model(args.model, model_class=args.model_class)
-    cfg = EvalConfig(frames=args.frames, seed=args.seed,
-                     methods=tuple(m.strip() for m in args.methods.split(',') if m.strip()))
+    cfg = EvalConfig(frames=args.frames, seed=args.seed, methods=methods)
     res = evaluate(model, spec.preprocess, cfg, progress=not args.no_progress)
     text = format_tables(res)
     out = Path(args.out_dir)

@@ -19,6 +19,8 @@ from vbp_ros.commands.arguments import positive_float, positive_int
 LOG = logging.getLogger(__name__)
 DEFAULT_FRAMES = 16000
 DEFAULT_EPOCHS = 4
+#: Consecutive bag frames kept on one side of the train/validation split (3 s at 30 Hz).
+BAG_SPLIT_BLOCK = 90
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         LOG.info('rendering %d synthetic frames (seed %d)', args.frames, args.seed)
         data = synthetic_data(args.frames, args.seed, pre, max_curvature=args.max_curvature,
                               workers=args.workers, progress=progress)
-    train_data, val_data = data.split(args.val_fraction, args.seed)
+    # Frames of a drive come in near-identical runs: split whole seconds of it, not frames.
+    train_data, val_data = data.split(args.val_fraction, args.seed,
+                                      block=BAG_SPLIT_BLOCK if args.bag else 1)
     gain = args.shift_gain if args.shift_gain is not None else shift_gain(
         crop_width=pre.crop[3] - pre.crop[2], net_width=pre.size[1])
     augment = None if args.no_augment else Augment(brightness=args.brightness,
@@ -109,8 +113,9 @@ def run(args: argparse.Namespace) -> int:
                       progress=progress, arch=args.model_class)
     out = Path(args.out)
     run_dir = Path(args.run_dir) if args.run_dir else Path('out') / 'train' / out.stem
-    command = 'vbp-ros train ' + ' '.join(shlex.quote(a) for a in sys.argv[2:]) \
-        if len(sys.argv) > 1 and sys.argv[1] == 'train' else ''
+    at = sys.argv.index('train') if 'train' in sys.argv[1:] else 0  # after options like -v
+    command = 'vbp-ros train ' + ' '.join(shlex.quote(a) for a in sys.argv[at + 1:]) \
+        if at else ''
     info = {'data': data.source, 'frames': len(data), 'seed': args.seed,
             'max_curvature': args.max_curvature if not args.bag else None,
             'target': 'pure-pursuit curvature to the lane centre 15 m ahead, 1/m, + = left',

@@ -43,8 +43,14 @@ class ModelSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
-        """Parse the safetensors metadata."""
+        """Parse the safetensors metadata.
+
+        Raises:
+            ValueError, TypeError: not the metadata this module writes.
+        """
         d = json.loads(text)
+        if not isinstance(d, dict) or not isinstance(d.get('arch_kwargs', {}), dict):
+            raise ValueError('metadata is not a JSON object of model settings')
         return cls(arch=d.get('arch', 'pilotnet'), arch_kwargs=d.get('arch_kwargs', {}),
                    preprocess=Preprocess.from_dict(d.get('preprocess', {})),
                    output=d.get('output', 'inverse_turning_radius'), info=d.get('info', {}))
@@ -64,7 +70,12 @@ def read_spec(path: str | Path) -> ModelSpec:
             meta = f.metadata() or {}
     except (OSError, SafetensorError) as exc:
         raise ModelError(f'cannot read model file {path}: {exc}') from None
-    return ModelSpec.from_json(meta[METADATA_KEY]) if METADATA_KEY in meta else ModelSpec()
+    if METADATA_KEY not in meta:
+        return ModelSpec()
+    try:
+        return ModelSpec.from_json(meta[METADATA_KEY])
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # JSONDecodeError included
+        raise ModelError(f'model file {path} has unreadable metadata: {exc}') from None
 
 
 def resolve_class(spec: str) -> Callable[..., nn.Module]:
@@ -109,6 +120,6 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
     try:
         model = cls(**kwargs)
         model.load_state_dict(load_file(str(path)))
-    except (RuntimeError, TypeError, SafetensorError) as exc:
+    except (RuntimeError, TypeError, ValueError, SafetensorError) as exc:
         raise ModelError(f'weights in {path} do not fit {cls.__name__}: {exc}') from None
     return model.to(device).eval(), spec

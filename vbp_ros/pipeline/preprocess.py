@@ -65,11 +65,16 @@ class Preprocess:
         return 1 if self.colour == 'gray' else 3
 
     def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """Pixel crop box (y0, y1, x0, x1) for a frame of the given size."""
+        """Pixel crop box (y0, y1, x0, x1) for a frame of the given size: at least one pixel,
+        inside the frame however small it is."""
         top, bottom, left, right = self.crop
-        y0, y1 = round(top * height), round(bottom * height)
-        x0, x1 = round(left * width), round(right * width)
-        return y0, max(y1, y0 + 1), x0, max(x1, x0 + 1)
+
+        def span(lo: float, hi: float, n: int) -> tuple[int, int]:
+            a = min(round(lo * n), max(n - 1, 0))
+            return a, min(max(round(hi * n), a + 1), n)
+
+        (y0, y1), (x0, x1) = span(top, bottom, height), span(left, right, width)
+        return y0, y1, x0, x1
 
     def to_network_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Crop and resize an RGB frame to the network size (still RGB uint8)."""

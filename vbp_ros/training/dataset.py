@@ -42,16 +42,26 @@ class ArrayData:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def split(self, val_fraction: float, seed: int) -> tuple[ArrayData, ArrayData]:
-        """Random train/validation split (deterministic from ``seed``)."""
+    def split(self, val_fraction: float, seed: int, block: int = 1
+              ) -> tuple[ArrayData, ArrayData]:
+        """Random train/validation split (deterministic from ``seed``).
+
+        ``block`` > 1 splits blocks of that many consecutive samples instead of single ones:
+        for frames of a recorded drive, where neighbours are near copies, a frame-wise split
+        would put most validation frames next to a training frame and flatter the validation
+        error.
+        """
         if not 0.0 < val_fraction < 1.0:
             raise TrainingError(f'val_fraction {val_fraction} must lie in (0, 1)')
         n = len(self)
-        n_val = max(1, int(round(n * val_fraction)))
-        if n - n_val < 1:
-            raise TrainingError(f'{n} samples are too few to split off {n_val} for validation')
-        order = np.random.default_rng([seed, 99]).permutation(n)
-        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+        blocks = -(-n // max(1, block))
+        n_val = max(1, int(round(blocks * val_fraction)))
+        if blocks - n_val < 1:
+            raise TrainingError(f'{n} samples are too few to split off {val_fraction:.0%} for '
+                                'validation')
+        chosen = np.random.default_rng([seed, 99]).permutation(blocks)[:n_val]
+        is_val = np.isin(np.arange(n) // max(1, block), chosen)
+        val, train = np.flatnonzero(is_val), np.flatnonzero(~is_val)
         return (ArrayData(self.images[train], self.targets[train], self.source),
                 ArrayData(self.images[val], self.targets[val], self.source))
 

@@ -286,7 +286,7 @@ def evaluate(model: nn.Module, preprocess: Preprocess | None = None,
 def format_tables(res: EvalResult) -> str:
     """The three result tables as plain text (also valid Markdown)."""
     def table(head: list[str], body: list[list[str]]) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
+        widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(head)]
         line = '| ' + ' | '.join(h.ljust(w) for h, w in zip(head, widths)) + ' |'
         sep = '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
         rows = ['| ' + ' | '.join(c.ljust(w) for c, w in zip(r, widths)) + ' |' for r in body]

@@ -145,7 +145,7 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
         on_epoch: called with each epoch's metrics.
 
     Raises:
-        TrainingError: empty data or an unusable checkpoint.
+        TrainingError: empty data, an unusable checkpoint, or training diverged (NaN).
     """
     cfg = cfg or TrainConfig()
     pre = preprocess or Preprocess()
@@ -201,6 +201,10 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
             metrics = {'epoch': epoch + 1,
                        'train_rmse': math.sqrt(running / max(seen, 1)) / scale,
                        **evaluate_model(model, val_data, pre, scale=scale)}
+            if not all(math.isfinite(v) for v in metrics.values()):
+                # Nothing is saved: a model of NaNs would only fail later, in the car.
+                raise TrainingError(f'training diverged in epoch {epoch + 1} (train RMSE '
+                                    f'{metrics["train_rmse"]}); try a lower learning rate')
             history.append(metrics)
             LOG.info('epoch %d/%d: train RMSE %.5f, val RMSE %.5f 1/m, sign acc %.3f',
                      epoch + 1, cfg.epochs, metrics['train_rmse'], metrics['val_rmse'],

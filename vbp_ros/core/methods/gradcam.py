@@ -1,4 +1,10 @@
-"""Grad-CAM (Selvaraju et al. 2017) on the last conv layer, upsampled bilinearly to the input."""
+"""Grad-CAM (Selvaraju et al. 2017) on the last conv layer, upsampled bilinearly to the input.
+
+Grad-CAM explains a class score, which grows with the evidence. A steering output is signed:
+Grad-CAM of the raw output keeps (after its ReLU) only evidence for turning left, and gives
+empty masks for right turns. Here it explains the output times its sign, i.e. the evidence for
+the turn the network makes, in either direction.
+"""
 from __future__ import annotations
 
 import torch
@@ -12,12 +18,17 @@ from vbp_ros.core.methods.base import (AttributionMethod, last_conv, normalise_p
 
 @register('gradcam')
 class GradCam(AttributionMethod):
-    """Channel weights = spatially averaged gradients; ReLU of the weighted feature maps."""
+    """Channel weights = spatially averaged gradients of the signed output; ReLU of the
+    weighted feature maps."""
 
     def __init__(self, model: nn.Module, output_index: int = 0,
                  layer: nn.Module | None = None) -> None:
         super().__init__(model, output_index)
-        self.cam = LayerGradCam(model, layer or last_conv(model))
+        self.cam = LayerGradCam(self._towards_its_sign, layer or last_conv(model))
+
+    def _towards_its_sign(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model(x)
+        return out * torch.where(out.detach() < 0, -1.0, 1.0).to(out.dtype)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad(), output_of(self.model) as out:

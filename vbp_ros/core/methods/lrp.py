@@ -57,8 +57,24 @@ class Lrp(AttributionMethod):
             if isinstance(m, nn.ReLU):
                 m.inplace = False
         self.lrp = LRP(self.copy)
+        self._seen = self._state()
+
+    def _tensors(self, model: nn.Module) -> list[torch.Tensor]:
+        return [*model.parameters(), *model.buffers()]
+
+    def _state(self) -> list[tuple[int, int]]:
+        """Identity and in-place version of every weight of the model."""
+        return [(id(t), t._version) for t in self._tensors(self.model)]
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # LRP runs on a copy (its rules must not touch the model): bring it up to date when the
+        # model's weights changed since (an optimiser step, load_state_dict).
+        state = self._state()
+        if state != self._seen:
+            with torch.no_grad():
+                for src, dst in zip(self._tensors(self.model), self._tensors(self.copy)):
+                    dst.copy_(src)
+            self._seen = state
         with torch.enable_grad(), output_of(self.copy) as out:
             rel = self.lrp.attribute(x.detach().clone().requires_grad_(True),
                                      target=self.output_index)
