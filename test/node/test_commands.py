@@ -84,12 +84,15 @@ def test_demo_runs_and_writes_pngs(domain: int, model_path: str, tmp_path: Path)
     from vbp_ros.node.demo import run_demo
     lines: list[str] = []
     summary = run_demo(duration=2.0, width=320, height=240, rate=15, source='pattern',
-                       out_dir=tmp_path, pngs=1, device='cpu', model_path=model_path,
+                       out_dir=tmp_path, pngs=3, device='cpu', model_path=model_path,
                        domain_id=domain, report=lines.append)
     assert summary.processed >= 15 and summary.processed + summary.dropped == summary.received
     assert len(lines) >= 2 and 'steering' in lines[0]
-    assert [p.name for p in summary.pngs] == ['overlay_00.png']
+    # Three PNGs in two seconds: some are due in the same second, and must still differ.
+    assert [p.name for p in summary.pngs] == ['overlay_00.png', 'overlay_01.png',
+                                              'overlay_02.png']
     assert cv2.imread(str(summary.pngs[0])).shape == (240, 320, 3)
+    assert len({p.read_bytes() for p in summary.pngs}) == 3
     assert summary.node_ms[0] > 0 and summary.e2e_ms[0] > 0
 
 

@@ -58,7 +58,8 @@ class ProcessOptions:
             1280x720 at 100 frames/s is ~280 MB/s, more than most disks write).
         jpeg_quality: JPEG quality of compressed overlays.
         alpha: overlay opacity of the mask colours.
-        copy_input: copy every input topic, untouched, into the output bag.
+        copy_input: copy every input topic, untouched, into the output bag, except those this
+            run writes (steering; masks and overlays when it writes them).
         batch_size: frames per model call.
         limit: process at most this many frames.
         storage: output storage, 'mcap' or 'sqlite3'.

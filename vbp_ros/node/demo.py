@@ -147,9 +147,11 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                 f'{steer[-1].msg.drive.steering_angle if steer else float("nan"):+.4f} rad  '
                 f'node p50 {p50:5.2f} ms  camera->mask p50 {e2e:5.2f} ms')
             last_counts = counts
-            while out is not None and png_times and elapsed >= png_times[0] and masks:
-                png_times.pop(0)
-                item = masks[-1]
+            due = sum(1 for t in png_times if elapsed >= t) if out is not None and masks else 0
+            # Several PNGs due in one second (short runs): different frames of that second.
+            picks = sorted({int(round(i)) for i in np.linspace(len(masks) - 1, 0, due)})
+            del png_times[:due]
+            for item in (masks[i] for i in picks):
                 rgb = cam.history.get(item.stamp_ns)
                 if rgb is not None:
                     mask = np.frombuffer(item.msg.data, np.uint8).reshape(

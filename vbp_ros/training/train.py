@@ -164,7 +164,7 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
         meta = load_checkpoint(ckpt, model, opt)
         first_epoch, step = int(meta['epoch']) + 1, int(meta['step'])
         history, elapsed = list(meta.get('history', [])), float(meta.get('seconds', 0.0))
-        LOG.info('resuming from %s after epoch %d', ckpt, first_epoch - 1)
+        LOG.info('resuming from %s after epoch %d', ckpt, first_epoch)  # epochs count from 1
     elif resume:
         LOG.warning('no checkpoint in %s; starting from scratch', run_dir)
     k = min(cfg.snapshot_count, len(val_data))
