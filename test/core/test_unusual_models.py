@@ -168,3 +168,12 @@ def test_lazy_batchnorm_statistics_are_updated_once() -> None:
     VisualBackProp(explained)(x)
     assert torch.allclose(plain[1].running_mean, explained[1].running_mean)
     assert int(explained[1].num_batches_tracked) == 1
+
+
+def test_layers_can_be_named_by_module() -> None:
+    x = torch.randn(1, 3, 16, 16)
+    net = _Inception()
+    by_module = VisualBackProp(net, layers=[net.c0, net.a, net.c2])
+    assert by_module.layer_names(x) == ['c0', 'a', 'c2']
+    with pytest.raises(ModelError, match='is not a module of the model'):
+        VisualBackProp(net, layers=[nn.Conv2d(3, 4, 3)])

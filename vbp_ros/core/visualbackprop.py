@@ -23,7 +23,7 @@ from torch import nn
 
 from vbp_ros.core.box_upsample import Band, BoxUpsample, upsample_chain
 from vbp_ros.core.layer_chain import build_chain, Chain, CONV, POOL, record_calls, Tap
-from vbp_ros.errors import InputError
+from vbp_ros.errors import InputError, ModelError
 
 _PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
 
@@ -164,6 +164,20 @@ def _axis_step(a: torch.Tensor, dim: int, device: torch.device
     return lambda m: m @ dense_t
 
 
+def _layer_names(model: nn.Module, layers: Sequence[str | nn.Module]) -> list[str]:
+    """``layers`` as names in ``model``; modules are looked up by identity."""
+    names = {id(m): name for name, m in model.named_modules()}
+    out = []
+    for layer in layers:
+        if isinstance(layer, nn.Module):
+            if id(layer) not in names:
+                raise ModelError(f'layer {layer} is not a module of the model')
+            out.append(names[id(layer)])
+        else:
+            out.append(str(layer))
+    return out
+
+
 def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
     """Leaf modules of a (nested) plain ``nn.Sequential`` without hooks, else None.
 
@@ -205,8 +219,9 @@ class VisualBackProp:
 
     Args:
         model: the network; it is not modified (hooks live only during a call).
-        layers: names (as in ``model.named_modules()``) of the conv layers to use, in forward
-            order; default all ``nn.Conv2d`` layers. Use it for models with branches.
+        layers: the conv layers to use, in forward order, as names (as in
+            ``model.named_modules()``) or the modules themselves; default all ``nn.Conv2d``
+            layers. Use it for models with branches.
         compile: True (or a ``torch.compile`` mode such as ``'reduce-overhead'``, which adds
             CUDA graphs on GPU; their outputs are overwritten by the next call, so clone what
             you keep): run forward pass and VisualBackProp as one compiled function per input
@@ -226,10 +241,10 @@ class VisualBackProp:
     statistics and the random number generators are restored afterwards.
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None,
+    def __init__(self, model: nn.Module, layers: Sequence[str | nn.Module] | None = None,
                  compile: bool | str = False) -> None:
         self.model = model
-        self.layers = list(layers) if layers is not None else None
+        self.layers = _layer_names(model, layers) if layers is not None else None
         self._plans: dict[_PlanKey, _Plan] = {}
         self.compile = bool(compile)
         self._compile_mode = compile if isinstance(compile, str) else None
