@@ -177,3 +177,30 @@ def test_layers_can_be_named_by_module() -> None:
     assert by_module.layer_names(x) == ['c0', 'a', 'c2']
     with pytest.raises(ModelError, match='is not a module of the model'):
         VisualBackProp(net, layers=[nn.Conv2d(3, 4, 3)])
+
+
+@pytest.mark.parametrize('pad', [nn.ReflectionPad2d, nn.ZeroPad2d, nn.ReplicationPad2d])
+def test_padding_layers_between_convs(pad: type) -> None:
+    # A padding layer before an unpadded conv is that conv with padding: mapped back by a crop.
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 4, 3, stride=2), nn.Conv2d(4, 4, 3)
+    net = nn.Sequential(c1, nn.ReLU(), pad((2, 1, 1, 2)), c2, nn.ReLU()).eval()
+    x = torch.randn(2, 3, 21, 23)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        # The same maps from an explicitly padded input; the crop is checked against the
+        # all-ones transposed convolution of the reference on the padded map.
+        a1 = torch.relu(c1(x))
+        a2 = torch.relu(c2(net[2](a1)))
+        up2 = torch.nn.functional.conv_transpose2d(a2.mean(1, keepdim=True).double(),
+                                                   torch.ones(1, 1, 3, 3, dtype=torch.float64))
+        up2 = up2[:, :, 1:1 + a1.shape[2], 2:2 + a1.shape[3]]  # crop the padding (top 1, left 2)
+        m1 = up2 * a1.mean(1, keepdim=True).double()
+        full = torch.nn.functional.conv_transpose2d(m1, torch.ones(1, 1, 3, 3,
+                                                                   dtype=torch.float64),
+                                                    stride=2, output_padding=(0, 0))
+        full = torch.nn.functional.pad(full, (0, 23 - full.shape[3], 0, 21 - full.shape[2]))[:, 0]
+        lo = full.flatten(1).min(1)[0][:, None, None]
+        hi = full.flatten(1).max(1)[0][:, None, None]
+        want = ((full - lo) / (hi - lo)).float()
+    assert torch.allclose(mask, want, atol=1e-5)

@@ -33,7 +33,10 @@ class Footprint:
 
     @classmethod
     def of(cls, module: nn.Module) -> Footprint:
-        """Read the geometry of a Conv2d, MaxPool2d or AvgPool2d."""
+        """Read the geometry of a Conv2d, MaxPool2d, AvgPool2d or padding layer."""
+        if not hasattr(module, 'kernel_size'):  # a padding layer: (left, right, top, bottom)
+            left, _, top, _ = module.padding
+            return cls((1, 1), (1, 1), (int(top), int(left)))  # the map back is a crop
         kernel = _pair(module.kernel_size)
         stride = _pair(module.stride if module.stride is not None else module.kernel_size)
         dilation = _pair(getattr(module, 'dilation', 1))

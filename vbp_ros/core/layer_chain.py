@@ -24,6 +24,9 @@ CONV = (nn.Conv2d,)
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
                nn.PReLU, nn.RReLU, nn.Hardswish, nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid)
 POOL = (nn.MaxPool2d, nn.AvgPool2d)
+#: Explicit padding layers: mapped back like a conv's own padding, by cropping.
+PAD = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d,
+       *([nn.CircularPad2d] if hasattr(nn, 'CircularPad2d') else []))
 UNSUPPORTED_SPATIAL = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.AdaptiveAvgPool2d,
                        nn.AdaptiveMaxPool2d, nn.Upsample, nn.PixelShuffle, nn.Unfold,
                        nn.LPPool2d, nn.FractionalMaxPool2d, nn.MaxUnpool2d)
@@ -45,7 +48,7 @@ class Call:
     @property
     def passes_through(self) -> bool:
         return (self.in_shape == self.out_shape
-                and not isinstance(self.module, CONV + POOL + UNSUPPORTED_SPATIAL))
+                and not isinstance(self.module, CONV + POOL + PAD + UNSUPPORTED_SPATIAL))
 
 
 @dataclass
@@ -170,7 +173,7 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
             msg = (f'layer {c.name!r} ({type(c.module).__name__}) sits between conv layers; '
                    'VisualBackProp cannot map it back: name the conv layers to use explicitly')
             raise ModelError(msg)
-        if c.occurrence and isinstance(c.module, CONV + POOL):
+        if c.occurrence and isinstance(c.module, CONV + POOL + PAD):
             raise ModelError(f'layer {c.name!r} runs more than once; the chain cannot follow it')
 
     for a, b in zip(conv_idx, conv_idx[1:]):
@@ -243,7 +246,7 @@ def _upsample_between(calls: list[Call], hw_in: tuple[int, ...], tap: Tap
     path = [conv]
     need = conv.in_shape
     for c in reversed(calls[:-1]):
-        if isinstance(c.module, CONV + POOL) and c.out_shape == need:
+        if isinstance(c.module, CONV + POOL + PAD) and c.out_shape == need:
             path.append(c)
             need = c.in_shape
     if tuple(need[1:]) != tuple(hw_in):
