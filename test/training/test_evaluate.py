@@ -39,6 +39,11 @@ def test_similarity_measures():
     assert torch.allclose(spearman(a, a), torch.ones(3), atol=1e-6)
     assert torch.allclose(spearman(a, 2 * a + 1), torch.ones(3), atol=1e-6)
     assert spearman(a, b).abs().max() < 0.05
+    # Ties (a ReLU'd mask is half zeros) share their average rank: independent half-zero
+    # masks do not correlate, and two constant masks have nothing to agree on.
+    za, zb = (a - 0.5).clamp_min(0), (b - 0.5).clamp_min(0)
+    assert spearman(za, zb).abs().max() < 0.02
+    assert torch.allclose(spearman(torch.zeros(2, 4, 4), torch.zeros(2, 4, 4)), torch.zeros(2))
     assert torch.allclose(ssim(a, a), torch.ones(3), atol=1e-4)
     assert ssim(a, b).max() < 0.2
 

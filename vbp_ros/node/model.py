@@ -65,6 +65,6 @@ def build_pipeline(params: NodeParams) -> Any:
                              f'the model: {exc}') from None
     # The node adds steering_offset and clips to max_steering_angle itself (see params).
     steering = SteeringConversion(wheelbase=params.wheelbase, gain=params.steering_scale,
-                                  max_angle=math.pi)
+                                  max_angle=math.inf)
     return FramePipeline(model_path=path, device=params.device, preprocess=preprocess,
                          steering=steering, compile=params.compile)

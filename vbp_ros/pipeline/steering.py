@@ -22,7 +22,7 @@ class SteeringConversion:
 
     wheelbase: float = 2.7
     gain: float = 1.0
-    max_angle: float = 0.6
+    max_angle: float = 0.7
 
     def __post_init__(self) -> None:
         if self.wheelbase <= 0 or self.max_angle <= 0:

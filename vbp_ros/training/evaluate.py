@@ -176,15 +176,15 @@ def ranking(masks: torch.Tensor, descending: bool, generator: torch.Generator) -
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image Spearman rank correlation of two N x H x W mask batches."""
+    """Per-image Spearman rank correlation of two N x H x W mask batches (tied pixels share
+    their average rank; a constant mask correlates 0 with anything)."""
     def ranks(t: torch.Tensor) -> torch.Tensor:
-        flat = t.flatten(1).double()
-        flat = flat + torch.rand(flat.shape, generator=torch.Generator().manual_seed(0),
-                                 dtype=torch.float64) * 1e-9
-        r = torch.empty_like(flat)
-        r.scatter_(1, flat.argsort(1), torch.arange(flat.shape[1], dtype=torch.float64)
-                   .expand_as(flat).contiguous())
-        return r
+        out = []
+        for row in t.flatten(1).double().cpu().numpy():
+            _, group, counts = np.unique(row, return_inverse=True, return_counts=True)
+            ends = np.cumsum(counts)  # 1-based rank of the last pixel of each group of ties
+            out.append((ends - (counts - 1) / 2.0)[group])  # the group's average rank
+        return torch.from_numpy(np.stack(out))
     ra, rb = ranks(a), ranks(b)
     ra = ra - ra.mean(1, keepdim=True)
     rb = rb - rb.mean(1, keepdim=True)
