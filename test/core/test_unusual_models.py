@@ -12,21 +12,29 @@ from test_visualbackprop import reference_vbp
 from vbp_ros import ModelError, VisualBackProp
 
 
-def test_deep_vgg_like_net_stays_finite() -> None:
-    # VGG16's 13 convs with its He initialisation: with plain channel sums the unnormalised
-    # mask passed float32's maximum (1e39) and came out NaN.
+@pytest.mark.parametrize('config, bias', [
+    # VGG16 with He initialisation: with plain channel sums the unnormalised mask passed
+    # float32's maximum (1e39) and came out NaN.
+    ([64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512], True),
+    # VGG19 without biases: with channel means in float32 it fell below float32's minimum and
+    # came out all zeros.
+    ([64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512,
+      512, 512], False),
+])
+def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool) -> None:
     torch.manual_seed(0)
     layers: list[nn.Module] = []
     stages: list[tuple[nn.Module, nn.Module | None]] = []
     width = 3
-    for v in [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512]:
+    for v in config:
         if v == 'M':
             stages.append((nn.MaxPool2d(2), None))
             layers.append(stages[-1][0])
             continue
-        conv, relu = nn.Conv2d(width, int(v), 3, padding=1), nn.ReLU()
-        nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
-        nn.init.zeros_(conv.bias)
+        conv, relu = nn.Conv2d(width, int(v), 3, padding=1, bias=bias), nn.ReLU()
+        if bias:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
+            nn.init.zeros_(conv.bias)
         layers += [conv, relu]
         stages.append((conv, relu))
         width = int(v)
@@ -177,6 +185,8 @@ def test_layers_can_be_named_by_module() -> None:
     assert by_module.layer_names(x) == ['c0', 'a', 'c2']
     with pytest.raises(ModelError, match='is not a module of the model'):
         VisualBackProp(net, layers=[nn.Conv2d(3, 4, 3)])
+    conv = nn.Conv2d(3, 4, 3)  # the model is the layer itself
+    assert VisualBackProp(conv, layers=[conv])(x)[1].shape == (1, 16, 16)
 
 
 @pytest.mark.parametrize('pad', [nn.ReflectionPad2d, nn.ZeroPad2d, nn.ReplicationPad2d])
@@ -204,3 +214,69 @@ def test_padding_layers_between_convs(pad: type) -> None:
         hi = full.flatten(1).max(1)[0][:, None, None]
         want = ((full - lo) / (hi - lo)).float()
     assert torch.allclose(mask, want, atol=1e-5)
+
+
+class _InPlaceResidual(nn.Module):
+    """``y += relu(c2(y))``: c2 and c3 read one tensor object, changed in between."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3, padding=1)
+        self.c3 = nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.c1(x))
+        y += torch.relu(self.c2(y))
+        return torch.relu(self.c3(y))
+
+
+class _PooledBranch(nn.Module):
+    """Two paths from one tensor, the second through a pooling layer first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c0, self.ca, self.cb = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)
+        self.pool, self.cc = nn.MaxPool2d(3, 1, 1), nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.c0(x))
+        x = torch.relu(self.ca(x)) + torch.relu(self.cb(self.pool(x)))
+        return torch.relu(self.cc(x))
+
+
+@pytest.mark.parametrize('inference', [False, True])
+def test_in_place_residual_is_a_chain_and_pooled_branch_is_not(inference: bool) -> None:
+    x = torch.randn(1, 3, 16, 16)
+    with torch.inference_mode(inference):
+        _, mask = VisualBackProp(_InPlaceResidual().eval())(x)
+        assert mask.shape == (1, 16, 16)
+        with pytest.raises(ModelError, match="'ca' and 'pool' read the same tensor"):
+            VisualBackProp(_PooledBranch())(x)
+
+
+def test_a_forward_that_changes_with_the_batch_size_is_a_clear_error() -> None:
+    class BatchDependent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 4, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.a(x) if x.shape[0] <= 2 else self.b(x)[..., 1:-1, 1:-1])
+
+    with pytest.raises(ModelError, match=r"did not run \['a'\]"):
+        VisualBackProp(BatchDependent())(torch.randn(4, 3, 12, 12))
+
+
+def test_shared_pooling_and_empty_batches() -> None:
+    pool = nn.MaxPool2d(2)
+    c1, c2, c3 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 3)
+    net = nn.Sequential(c1, nn.ReLU(), pool, c2, nn.ReLU(), pool, c3, nn.ReLU()).eval()
+    x = torch.randn(1, 3, 30, 30)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(c1, nn.ReLU()), (pool, None), (c2, nn.ReLU()), (pool, None),
+                                 (c3, nn.ReLU())])
+    assert torch.allclose(mask, want, atol=1e-5)
+    from vbp_ros import InputError
+    with pytest.raises(InputError, match='empty batch'):
+        VisualBackProp(net)(torch.zeros(0, 3, 30, 30))

@@ -65,6 +65,16 @@ def compose(steps: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
     return a_h, a_w
 
 
+#: Up to this many feature maps the chain runs in float32; deeper, in float64. The mask is a
+#: product of one averaged map per conv layer, which can leave float32's range (1e±38) after
+#: about 15 layers: VGG16 overflowed it, bias-free VGG19 underflowed it.
+FLOAT32_MAPS = 8
+
+
+def chain_dtype(n_maps: int) -> torch.dtype:
+    """The dtype of the upsampling chain for ``n_maps`` feature maps."""
+    return torch.float32 if n_maps <= FLOAT32_MAPS else torch.float64
+
 # Below this many multiply-adds per image, one Kronecker product matrix is cheaper than two
 # separable products (fewer kernel launches); above it the dense matrix grows too large.
 KRON_LIMIT = 200_000
@@ -170,8 +180,10 @@ class BoxUpsample:
     ``reshape``, so :meth:`numpy` gives the same step on NumPy arrays (see VisualBackProp).
     """
 
-    def __init__(self, a_h: torch.Tensor, a_w: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, a_h: torch.Tensor, a_w: torch.Tensor, device: torch.device,
+                 dtype: torch.dtype = torch.float32) -> None:
         (self.big_h, self.h), (self.big_w, self.w) = a_h.shape, a_w.shape
+        self.dtype = dtype
         self.kron: Any = None
         self.a: Any = None
         self.bt: Any = None
@@ -180,15 +192,15 @@ class BoxUpsample:
         self.rows_first = bh * h * w + bh * w * bw <= h * w * bw + bh * h * bw
         dense_cost = min(bh * h * w + bh * w * bw, h * w * bw + bh * h * bw)
         if h * w * bh * bw <= KRON_LIMIT:
-            self.kron = torch.kron(a_h, a_w).t().to(device, torch.float32).contiguous()
+            self.kron = torch.kron(a_h, a_w).t().to(device, dtype).contiguous()
             return
         if dense_cost > BANDED_ABOVE:
             rows, cols = Band.from_matrix(a_h), Band.from_matrix(a_w)
             if rows is not None and cols is not None:
                 self.bands = (rows, cols)
                 return
-        self.a = a_h.to(device, torch.float32)
-        self.bt = a_w.t().contiguous().to(device, torch.float32)
+        self.a = a_h.to(device, dtype)
+        self.bt = a_w.t().contiguous().to(device, dtype)
 
     def numpy(self) -> BoxUpsample:
         """The same step holding NumPy views of its (CPU) matrices."""
@@ -225,9 +237,11 @@ def upsample_chain(maps: list[Any], steps: list[BoxUpsample],
         intermediates: if given, each upsampled mask (N×H×W, deep to shallow) is appended.
 
     Returns:
-        The unnormalised N×H×W mask (possibly a non-contiguous view).
+        The unnormalised N×H×W mask in the steps' dtype (possibly a non-contiguous view).
     """
-    mask = maps[-1]
+    deepest, dtype = maps[-1], steps[-1].dtype
+    mask = (deepest.astype(np.float64 if dtype == torch.float64 else np.float32, copy=False)
+            if isinstance(deepest, np.ndarray) else deepest.to(dtype))
     hnw = False  # layout of `mask`: N×H×W, or H×N×W for the separable steps
     for k in range(len(maps) - 1, -1, -1):
         step = steps[k]

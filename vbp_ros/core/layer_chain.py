@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 CONV = (nn.Conv2d,)
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-               nn.PReLU, nn.RReLU, nn.Hardswish, nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid)
+               nn.PReLU, nn.RReLU, nn.Hardswish, nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid,
+               nn.Hardtanh, nn.Hardsigmoid, nn.Softsign, nn.Threshold, nn.LogSigmoid)
 POOL = (nn.MaxPool2d, nn.AvgPool2d)
 #: Explicit padding layers: mapped back like a conv's own padding, by cropping.
 PAD = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d,
@@ -44,6 +45,7 @@ class Call:
     in_id: int = 0   # identity of the input and output tensors during the probe (0: none)
     out_id: int = 0
     in_negative: bool = False  # the input has negative values
+    in_version: int = 0  # in-place changes the input had seen (same id, new content)
 
     @property
     def passes_through(self) -> bool:
@@ -85,7 +87,7 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
     """
     calls: list[Call] = []
     seen: dict[int, int] = {}
-    pending: dict[int, list[tuple[tuple[int, ...], int, bool]]] = {}
+    pending: dict[int, list[tuple[tuple[int, ...], int, bool, int]]] = {}
     alive: list[object] = []  # every recorded tensor, so that no id is reused during the probe
 
     def shape_and_id(t: object) -> tuple[tuple[int, ...], int]:
@@ -96,17 +98,19 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
 
     def pre(module: nn.Module, args: tuple) -> None:
         t = args[0] if args else None
-        negative = isinstance(t, torch.Tensor) and t.is_floating_point() and bool((t < 0).any())
-        pending.setdefault(id(module), []).append((*shape_and_id(t), negative))
+        tensor = isinstance(t, torch.Tensor)
+        negative = tensor and t.is_floating_point() and bool((t < 0).any())
+        version = t._version if tensor and not t.is_inference() else 0
+        pending.setdefault(id(module), []).append((*shape_and_id(t), negative, version))
 
     def post(name: str):  # noqa: ANN202 - hook factory
         def hook(module: nn.Module, args: tuple, out: object) -> None:
             occurrence = seen.get(id(module), 0)
             seen[id(module)] = occurrence + 1
-            in_shape, in_id, negative = pending[id(module)].pop()
+            in_shape, in_id, negative, version = pending[id(module)].pop()
             out_shape, out_id = shape_and_id(out)
             calls.append(Call(name, module, occurrence, in_shape, out_shape, in_id, out_id,
-                              negative))
+                              negative, version))
         return hook
 
     handles = []
@@ -124,8 +128,9 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
                 inside.append(name)
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post(name or type(m).__name__)))
-        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
-            model(x)
+        # Outside inference mode, where tensors count their in-place changes (see Call).
+        with torch.inference_mode(False), torch.no_grad(), torch.random.fork_rng(devices=cuda):
+            model(x.clone())
     finally:
         for h in handles:
             h.remove()
@@ -173,16 +178,12 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
             msg = (f'layer {c.name!r} ({type(c.module).__name__}) sits between conv layers; '
                    'VisualBackProp cannot map it back: name the conv layers to use explicitly')
             raise ModelError(msg)
-        if c.occurrence and isinstance(c.module, CONV + POOL + PAD):
+        if c.occurrence and isinstance(c.module, CONV):  # a reused pooling or pad is fine
             raise ModelError(f'layer {c.name!r} runs more than once; the chain cannot follow it')
 
-    for a, b in zip(conv_idx, conv_idx[1:]):
-        if calls[a].in_id and calls[a].in_id == calls[b].in_id:
-            msg = (f'conv layers {calls[a].name!r} and {calls[b].name!r} read the same tensor: '
-                   'parallel branches, which VisualBackProp cannot chain; name the conv layers '
-                   'of one branch explicitly')
-            raise ModelError(msg)
     strict = layers is None
+    if strict:
+        _refuse_parallel_branches(calls, conv_idx)
     taps = [_tap(calls, i, i == conv_idx[-1], strict) for i in conv_idx]
     upsample = []
     prev_end, prev_hw = -1, tuple(in_hw)
@@ -190,6 +191,19 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
         upsample.append(_upsample_between(calls[prev_end + 1:i + 1], prev_hw, tap))
         prev_end, prev_hw = i, tap.shape[1:]
     return Chain(taps, upsample)
+
+
+def _refuse_parallel_branches(calls: list[Call], conv_idx: list[int]) -> None:
+    """A layer between conv ``a`` and the next conv that reads the very tensor ``a`` read (the
+    same object, not changed in place since) starts a second path beside ``a``: a branch."""
+    for a, b in zip(conv_idx, conv_idx[1:]):
+        src = calls[a]
+        for c in calls[a + 1:b + 1]:
+            if src.in_id and (c.in_id, c.in_version) == (src.in_id, src.in_version):
+                msg = (f'layers {src.name!r} and {c.name!r} read the same tensor: parallel '
+                       'branches, which VisualBackProp cannot chain; name the conv layers of '
+                       'one branch explicitly (layers=[...])')
+                raise ModelError(msg)
 
 
 def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:

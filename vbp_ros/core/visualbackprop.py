@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vbp_ros.core.box_upsample import Band, BoxUpsample, upsample_chain
+from vbp_ros.core.box_upsample import Band, BoxUpsample, chain_dtype, upsample_chain
 from vbp_ros.core.layer_chain import build_chain, Chain, CONV, POOL, record_calls, Tap
 from vbp_ros.errors import InputError, ModelError
 
@@ -36,8 +36,11 @@ class VbpResult:
         output: the model's own output.
         mask: N×H×W float32 in [0, 1].
         averaged: per conv layer (shallow to deep) the N×h×w channel-averaged feature maps.
-        intermediate: per conv layer the mask before multiplying with that layer's map
-            (shallow to deep, as in the paper's figure: each is the upscaled deeper mask).
+        intermediate: per conv layer ``k`` (shallow to deep, as in the paper's figure) the mask
+            scaled up from map ``k`` to the size of the map below it (the input for ``k = 0``),
+            before it is multiplied with that map;
+            float64 for nets of more than ``FLOAT32_MAPS`` conv layers, whose products can leave
+            float32's range (float32 otherwise).
     """
 
     output: torch.Tensor
@@ -53,11 +56,11 @@ class _Plan:
                  for_compile: bool = False) -> None:
         self.names = [t.conv_name for t in chain.taps]
         # Maps are channel sums; the 1/C that makes them channel means is folded into the
-        # (constant) upsampling of each map, which costs nothing and keeps the products in
-        # float32's range (with plain sums a 13-conv VGG overflows to inf).
+        # (constant) upsampling of each map, which costs nothing.
         upsample = [(a_h / tap.shape[0], a_w) for (a_h, a_w), tap in zip(chain.upsample,
                                                                          chain.taps)]
-        self.up = [BoxUpsample(a, b, device) for a, b in upsample]
+        self.dtype = chain_dtype(len(chain.taps))
+        self.up = [BoxUpsample(a, b, device, self.dtype) for a, b in upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
         self.shapes = [t.shape for t in chain.taps]
         # Maps read from a flattened tensor (e.g. the input of a Linear) need a reshape.
@@ -65,7 +68,8 @@ class _Plan:
                         for t in chain.taps]
         # compile=True only: per step the width and height upsampling, and the compiled
         # function (built on first use).
-        self.axis_steps = [(_axis_step(a_w, 2, device), _axis_step(a_h, 1, device))
+        self.axis_steps = [(_axis_step(a_w, 2, device, self.dtype),
+                            _axis_step(a_h, 1, device, self.dtype))
                            for a_h, a_w in upsample] if for_compile else []
         self.compiled: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
         # Hook-free path for plain nn.Sequential models: index of the module before which
@@ -144,10 +148,16 @@ class _TapHooks:
 
     def collected(self) -> list[torch.Tensor]:
         """The maps of the forward pass that just ran, shallow to deep."""
+        missing = [t.conv_name for k, t in enumerate(self.taps) if k not in self.maps]
+        if missing:
+            msg = (f'the forward pass did not run {missing} as when the model was probed for '
+                   'this input size; does it take other paths for other batch sizes, or was '
+                   'it changed? (make a new VisualBackProp for a changed model)')
+            raise ModelError(msg)
         return [self.maps[k] for k in range(len(self.taps))]
 
 
-def _axis_step(a: torch.Tensor, dim: int, device: torch.device
+def _axis_step(a: torch.Tensor, dim: int, device: torch.device, dtype: torch.dtype
                ) -> Callable[[torch.Tensor], torch.Tensor]:
     """For compile=True: upsampling of N×H×W masks along ``dim`` (1 = height, 2 = width) by
     footprint matrix ``a``. A banded one (any single conv or pooling layer; chains of them
@@ -157,7 +167,7 @@ def _axis_step(a: torch.Tensor, dim: int, device: torch.device
     band = Band.from_matrix(a)
     if band is not None and band.offset >= 0:
         return functools.partial(band.gather, dim=dim, n_out=a.shape[0])
-    dense = a.to(device, torch.float32)
+    dense = a.to(device, dtype)
     if dim == 1:
         return lambda m: dense @ m
     dense_t = dense.t().contiguous()
@@ -166,7 +176,8 @@ def _axis_step(a: torch.Tensor, dim: int, device: torch.device
 
 def _layer_names(model: nn.Module, layers: Sequence[str | nn.Module]) -> list[str]:
     """``layers`` as names in ``model``; modules are looked up by identity."""
-    names = {id(m): name for name, m in model.named_modules()}
+    # The root's name is '' in named_modules; the layer probe calls it by its class name.
+    names = {id(m): name or type(m).__name__ for name, m in model.named_modules()}
     out = []
     for layer in layers:
         if isinstance(layer, nn.Module):
@@ -193,7 +204,8 @@ def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
 def _flatten(model: nn.Module) -> list[nn.Module] | None:
     if not (isinstance(model, nn.Sequential) and type(model).forward is nn.Sequential.forward):
         return None
-    if model._forward_hooks or model._forward_pre_hooks:
+    if (model._forward_hooks or model._forward_pre_hooks or model._backward_hooks
+            or getattr(model, '_backward_pre_hooks', None)):
         return None
     flat: list[nn.Module] = []
     for m in model:
@@ -288,6 +300,8 @@ class VisualBackProp:
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise InputError(f'VisualBackProp expects an N×C×H×W tensor, got {shape}')
+        if x.shape[0] == 0:
+            raise InputError('VisualBackProp got an empty batch')
         key = (tuple(x.shape[1:]), x.device, x.dtype)
         plan = self._plans.get(key)
         flat = _flatten_sequential(self.model)
@@ -307,7 +321,7 @@ class VisualBackProp:
         along width and height (see :func:`_axis_step`) and the normalisation. Any hooks are
         attached outside: registering them inside would break the graph."""
         output, maps = self._run(x, plan)
-        mask = maps[-1]
+        mask = maps[-1].to(plan.dtype)
         for k in range(len(maps) - 1, -1, -1):
             along_w, along_h = plan.axis_steps[k]
             mask = along_h(along_w(mask))
@@ -315,7 +329,7 @@ class VisualBackProp:
                 mask = mask * maps[k - 1]
         lo = mask.amin((1, 2), keepdim=True)
         span = mask.amax((1, 2), keepdim=True) - lo
-        return output, (mask - lo) / span.clamp_min(_TINY)
+        return output, ((mask - lo) / span.clamp_min(torch.finfo(plan.dtype).tiny)).float()
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The model's output and its maps (shallow to deep)."""
@@ -356,26 +370,24 @@ class VisualBackProp:
             return VbpResult(output, mask)
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
         return VbpResult(output, mask, averaged=averaged,
-                         intermediate=[t.contiguous() for t in inter[::-1]])
-
-
-_TINY = float(torch.finfo(torch.float32).tiny)
+                         intermediate=[t.contiguous() for t in inter[::-1]])  # float64
 
 
 def _normalise(mask: torch.Tensor) -> torch.Tensor:
-    """Min-max normalise each N×H×W mask to [0, 1]; a constant mask becomes 0, never NaN."""
+    """Min-max normalise each N×H×W mask to [0, 1] (float32, contiguous); a constant mask
+    becomes 0, never NaN."""
     lo = mask.amin((1, 2), keepdim=True)
     span = mask.amax((1, 2), keepdim=True) - lo
     # span 0 means (mask - lo) = 0, which stays 0 times any finite scale.
-    return (mask - lo).mul_(span.clamp_min_(_TINY).reciprocal_()).contiguous()
+    scale = span.clamp_min_(torch.finfo(mask.dtype).tiny).reciprocal_()
+    return (mask - lo).mul_(scale).float().contiguous()
 
 
 def _normalise_numpy(mask: np.ndarray) -> np.ndarray:
     """:func:`_normalise` for NumPy arrays."""
-    out = np.ascontiguousarray(mask, dtype=np.float32)
-    flat = out.reshape(out.shape[0], -1)
+    flat = mask.reshape(mask.shape[0], -1)
     lo = flat.min(axis=1, keepdims=True)
     span = flat.max(axis=1, keepdims=True) - lo
-    flat -= lo
-    flat *= 1.0 / np.maximum(span, np.float32(_TINY))
-    return out
+    out = flat - lo
+    out *= 1.0 / np.maximum(span, np.finfo(flat.dtype).tiny)
+    return out.astype(np.float32, copy=False).reshape(mask.shape)

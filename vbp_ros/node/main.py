@@ -157,15 +157,15 @@ def run_node(args: argparse.Namespace) -> int:
     finally:
         if node is not None:
             node.stop()
-            # Frames still arrive until the transport closes; the closed recorder must not see
-            # them.
-            node.observers.clear()
+        # Close the middleware before the recorder: a frame that arrives meanwhile (the
+        # callback may be waiting for room in a full recorder queue) is still recorded.
+        transport.close()
+        if node is not None:
             counts = node.stats.snapshot()
             LOG.info('frames received %(received)d, processed %(processed)d, dropped '
                      '%(dropped)d, malformed %(malformed)d', counts)
         if recorder is not None:
             recorder.close()
-        transport.close()
     return 0
 
 
