@@ -209,3 +209,16 @@ def test_a_full_disk_is_a_bag_error_and_keeps_what_was_written(tmp_path: Path, s
     with pytest.raises(BagError, match=r'what was written is in .*out\.incomplete'):
         w.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out.incomplete']
+
+
+def test_an_idl_definition_without_a_hash_uses_the_known_type(tmp_path: Path) -> None:
+    # Humble's rosbag2 may store IDL texts; for a type we know, its .msg text and hash are used.
+    idl = '=' * 80 + '\nIDL: std_msgs/msg/Float32\nmodule std_msgs { module msg {\n' \
+                     '  struct Float32 { float data; }; }; };\n'
+    with BagWriter(tmp_path / 'bag') as w:
+        w.add_topic('/x', 'std_msgs/msg/Float32', msgdef=idl, rihs01='')
+        w.write('/x', 'std_msgs/msg/Float32', _float32(1.5), 5)
+    with Reader(tmp_path / 'bag') as r:
+        (conn,) = r.connections
+        assert conn.digest == definition('std_msgs/msg/Float32')[1]
+        assert len(list(r.messages())) == 1

@@ -170,3 +170,26 @@ def test_top_changes() -> None:
     assert top_changes(v, 2, min_gap=2) == [2, 5]
     assert top_changes(v, 10) == [2, 3, 5, 1, 4]
     assert top_changes(np.array([np.nan]), 3) == []
+
+
+def test_unstamped_recording_of_the_node(tmp_path: Path) -> None:
+    # As `vbp-ros node --record` writes it for a camera that never stamps its frames: camera at
+    # reception, steering and mask a little later, all header stamps zero.
+    with BagWriter(tmp_path / 'rec') as w:
+        for i, (angle, m) in enumerate(zip(ANGLES, _masks())):
+            hdr, t = header_of(0), stamp_of(i)
+            hdr.stamp.sec = hdr.stamp.nanosec = 0
+            bgr = np.zeros((H, W, 3), np.uint8)
+            bgr[..., 2] = 10 * i
+            w.write('/cam', 'sensor_msgs/msg/Image',
+                    msgs.serialize(encode_image(bgr, 'bgr8', hdr)), t)
+            drive = msgs.AckermannDriveStamped(header=hdr,
+                                               drive=msgs.AckermannDrive(steering_angle=angle))
+            w.write('/vbp/steering', 'ackermann_msgs/msg/AckermannDriveStamped',
+                    msgs.serialize(drive), t + 1_000_000)
+            w.write('/vbp/mask', 'sensor_msgs/msg/Image',
+                    msgs.serialize(encode_image(m, 'mono8', hdr)), t + 2_000_000)
+    rep = review_bag(tmp_path / 'rec', tmp_path / 'rev', ReviewOptions(top_k=2))
+    assert rep.source == 'camera+mask' and rep.frames == len(ANGLES)
+    images = [(tmp_path / 'rev' / h.image).read_bytes() for h in rep.steering + rep.mask]
+    assert all(images) and len(set(images)) == 4

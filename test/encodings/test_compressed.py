@@ -191,3 +191,25 @@ def test_decoder_matches_opencv() -> None:
     ref = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
                        cv2.COLOR_BGR2RGB)
     assert (decode_compressed(CompressedImage(format='jpeg', data=memoryview(data))) == ref).all()
+
+
+def test_stuffed_zero_bytes_between_segments_are_skipped_as_libjpeg_does(no_decoding: None
+                                                                        ) -> None:
+    # FF 00 outside a scan is discarded by libjpeg; read as a segment length it would let a
+    # crafted APP15 payload show a small fake frame header while the real one is huge.
+    jpeg = bytearray(_jpeg())
+    sof = next(pos for pos, marker in _segments(bytes(jpeg)) if 0xC0 <= marker <= 0xC2)
+    struct.pack_into('>HH', jpeg, sof + 5, 12000, 12000)
+    fake = b'\xff\xc0\x00\x11\x08\x00\x08\x00\x08\x03' + bytes(9)  # an 8x8 frame header
+    app15 = b'\xff\xef' + struct.pack('>H', 2 + len(fake)) + fake
+    evil = bytes(jpeg[:sof]) + b'\xff\x00' + app15 + bytes(jpeg[sof:])
+    assert peek_size(evil) == (12000, 12000)
+    with pytest.raises(EncodingError, match='exceeds the limit'):
+        decode_compressed(CompressedImage(format='jpeg', data=evil))
+
+
+def test_a_stuffed_zero_after_soi_still_decodes() -> None:
+    jpeg = _jpeg()
+    padded = jpeg[:2] + b'\xff\x00' + jpeg[2:]
+    assert peek_size(padded) == (64, 48)
+    assert decode_compressed(CompressedImage(format='jpeg', data=padded)).shape == (48, 64, 3)

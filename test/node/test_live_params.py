@@ -102,3 +102,20 @@ def test_a_processing_error_is_reported_once_not_forever(node: Any) -> None:
     assert first.message == '1 processing errors since the last report (1 in all)'
     assert second.level != DiagnosticStatus.ERROR
     assert {kv.key: kv.value for kv in second.values}['processing_errors'] == '1'
+
+
+def test_a_change_during_a_frame_is_not_mixed_into_it(node: Any, pipeline: Any) -> None:
+    # The change lands while the frame's forward pass runs (as from the executor thread):
+    # that frame is published with the old set, the next with the new one.
+    frame = PatternSource(320, 240).frame(5)
+    curvature = pipeline.process(frame, mask=False).curvature
+    change = {'wheelbase': 1.0, 'steering_scale': -1.0, 'max_steering_angle': 0.1}
+    handle = pipeline.model.register_forward_pre_hook(
+        lambda module, args: node.set_parameters(change))
+    try:
+        during = steer_once(node, frame)
+    finally:
+        handle.remove()
+    assert during == pytest.approx(math.atan(2.7 * curvature), abs=1e-6)
+    after = steer_once(node, frame)
+    assert after == pytest.approx(max(-0.1, min(0.1, -math.atan(curvature))), abs=1e-6)

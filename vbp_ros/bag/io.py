@@ -383,8 +383,8 @@ class BagWriter:
             return conn
         if self._writer is None:
             raise BagError(f'bag {self.path} is not open')
-        if not msgdef:
-            msgdef, rihs01 = definition(ros_type)
+        if not msgdef or (not rihs01 and msgdef.startswith('=' * 80 + '\nIDL: ')):
+            msgdef, rihs01 = definition(ros_type)  # (IDL texts: only types we know)
         elif not rihs01:  # Humble bags and salvaged input carry definitions without hashes
             rihs01 = hash_of_definition(ros_type, msgdef)
         added: Connection = self._writer.add_connection(topic, ros_type, msgdef=msgdef,

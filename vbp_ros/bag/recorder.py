@@ -83,6 +83,7 @@ class BagRecorder:
         self._max_bytes = max(1, int(max_queue_bytes))
         self._error: BaseException | None = None
         self._types: dict[str, str] = {}  # topic -> type, checked where messages come in
+        self._types_lock = threading.Lock()
         self._closed = False
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name='vbp-bag-recorder', daemon=True)
@@ -116,13 +117,14 @@ class BagRecorder:
                 definition, or the topic was recorded with another type (this message is not
                 recorded; the recording goes on).
         """
-        known = self._types.get(topic)
-        if known != ros_type:
-            if known is not None:
-                raise BagError(f'topic {topic} is {known} in {self.path}, cannot record '
-                               f'{ros_type}')
-            definition(ros_type)  # raises for an unknown type, before anything is queued
-            self._types[topic] = ros_type
+        if self._types.get(topic) != ros_type:
+            with self._types_lock:  # first message of a topic: check once, for all threads
+                known = self._types.get(topic)
+                if known is not None and known != ros_type:
+                    raise BagError(f'topic {topic} is {known} in {self.path}, cannot record '
+                                   f'{ros_type}')
+                definition(ros_type)  # raises for an unknown type, before anything is queued
+                self._types[topic] = ros_type
         data = cdr if isinstance(cdr, bytes) else bytes(cdr)
         size = len(data)
         with self._room:

@@ -250,6 +250,8 @@ class _Review:
             return msg.header, decode_compressed(msg)
 
         pending: dict[str, dict[int, tuple[int, np.ndarray]]] = {t: {} for t in topics}
+        last_camera: tuple[int, np.ndarray] | None = None  # (bag time, frame), by bag time
+        held: tuple[int, np.ndarray] | None = None  # a mask waiting for its camera frame
         for topic, t, data in self.reader.messages(topics, zero_copy=True):
             try:
                 header, arr = decode(topic, data)
@@ -261,6 +263,27 @@ class _Review:
                                  else cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
             elif source == 'mask':
                 yield t, stamp, _colour_mask(arr)
+            elif self.by_bag_time:
+                # No stamps to pair by: a mask goes with the camera frame of its own bag time
+                # (processed bags), else with the last one recorded before it (the node's
+                # recordings: it publishes after receiving the frame). A mask waits for the
+                # next message in case its camera frame comes right after it.
+                if topic == topics[0]:
+                    if held is not None and last_camera is not None and held[0] != t:
+                        yield held[0], held[0], _compose(last_camera[1], held[1])
+                        held = None
+                    last_camera = (t, arr)
+                    if held is not None:  # the camera frame of the waiting mask's time
+                        yield held[0], held[0], _compose(arr, held[1])
+                        held = None
+                else:
+                    if held is not None and last_camera is not None:
+                        yield held[0], held[0], _compose(last_camera[1], held[1])
+                    held = None
+                    if last_camera is not None and last_camera[0] == t:
+                        yield t, t, _compose(last_camera[1], arr)
+                    else:
+                        held = (t, arr)
             else:
                 pending[topic][stamp] = (t, arr)
                 cam, mask = (pending[x] for x in topics)
@@ -270,6 +293,8 @@ class _Review:
                         for old in [s for s in d if s < stamp]:
                             del d[old]
                     yield t_cam, stamp, _compose(rgb, m)
+        if held is not None and last_camera is not None:  # the last mask of the bag
+            yield held[0], held[0], _compose(last_camera[1], held[1])
 
     def run(self) -> ReviewReport:
         o = self.opts
@@ -289,9 +314,11 @@ class _Review:
         by_stamp = {int(s): i for i, s in enumerate(series.stamp_ns)}
 
         def steering_at(bag_t: int, stamp: int) -> int:
+            """The steering message of a frame: by stamp, else the last one up to ``bag_t``."""
             i = by_stamp.get(stamp)
             if i is None:
-                i = int(np.clip(np.searchsorted(series.bag_ns, bag_t), 0, series.bag_ns.size - 1))
+                i = int(np.clip(np.searchsorted(series.bag_ns, bag_t, side='right') - 1, 0,
+                                series.bag_ns.size - 1))
             return i
 
         steer_hl = [Highlight(r + 1, float(times[i]), int(series.stamp_ns[i]),
@@ -299,7 +326,7 @@ class _Review:
                     for r, i in enumerate(s_idx)]
         mask_hl = []
         for r, j in enumerate(m_idx):
-            i = steering_at(-1, int(m_stamps[j]))
+            i = steering_at(int(m_stamps[j]), int(m_stamps[j]))
             mask_hl.append(Highlight(r + 1, float(times[i]), int(m_stamps[j]),
                                      float(series.angle[i]), float(m_change[j])))
         wanted: dict[int, list[tuple[str, Highlight]]] = {}
@@ -332,7 +359,11 @@ class _Review:
                     video.write(np.vstack([frame, strip.render(float(times[i]),
                                                                float(series.angle[i]))]))
                 thumb = _thumb(frame, o.thumb_width)
-                for kind, h in wanted.pop(stamp, []):
+                # By bag time, steering, mask and camera of one frame are recorded at slightly
+                # different times: a highlight goes to the first frame at or after it.
+                keys = ([k for k in wanted if k <= stamp] if self.by_bag_time
+                        else [stamp] if stamp in wanted else [])
+                for kind, h in [item for k in keys for item in wanted.pop(k)]:
                     h.image = f'frames/{kind}_{h.rank:03d}.jpg'
                     cv2.imwrite(str(self.out_dir / h.image), thumb)
                     if prev_thumb is not None:

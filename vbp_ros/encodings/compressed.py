@@ -33,6 +33,9 @@ def _jpeg_layout(data: bytes) -> tuple[int, int, int] | None:
         if marker == 0xFF:                       # fill byte
             pos += 1
             continue
+        if marker == 0x00:                       # FF 00 outside a scan: libjpeg discards it
+            pos += 2
+            continue
         if marker in _JPEG_NO_LENGTH:
             pos += 2
             continue

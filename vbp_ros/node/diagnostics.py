@@ -17,7 +17,8 @@ def _ms(value: float) -> str:
 
 def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic: str,
                       mask_on: bool, now: float | None = None,
-                      prev_malformed: int = 0, prev_errors: int = 0) -> DiagnosticArray:
+                      prev_malformed: int = 0, prev_errors: int = 0,
+                      counts: dict[str, int] | None = None) -> DiagnosticArray:
     """Make one DiagnosticArray with a single status for the node.
 
     Level: OK; WARN when no frame arrived for :data:`STALE_INPUT_S`, or frames were malformed
@@ -33,12 +34,14 @@ def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic
         now: monotonic time (default: now).
         prev_malformed: malformed count at the previous report.
         prev_errors: processing error count at the previous report.
+        counts: ``stats.snapshot()`` to report (default: taken now), so that the caller can
+            keep the very counts this report covers.
 
     Returns:
         The message (header stamped with the wall clock).
     """
     now = time.monotonic() if now is None else now
-    counts = stats.snapshot()
+    counts = stats.snapshot() if counts is None else counts
     with stats.lock:
         in_rate = stats.input_rate.rate(now)
         out_rate = stats.processed_rate.rate(now)

@@ -154,13 +154,7 @@ class VbpNode:
             except ParamError as exc:
                 return str(exc)
         old = self.params
-        new = dataclasses.replace(old, **values)
-        steering = getattr(self.pipeline, 'steering', None)  # the angle before offset and clip
-        if isinstance(steering, SteeringConversion) and (
-                (new.wheelbase, new.steering_scale) != (steering.wheelbase, steering.gain)):
-            self.pipeline.steering = dataclasses.replace(steering, wheelbase=new.wheelbase,
-                                                         gain=new.steering_scale)
-        self.params = new
+        self.params = dataclasses.replace(old, **values)
         for name, value in values.items():
             if value != getattr(old, name):
                 self.log.info('parameter %s: %r -> %r', name, getattr(old, name), value)
@@ -265,9 +259,12 @@ class VbpNode:
         p = self.params
         t_steer = [0.0]
 
-        def publish_steering(curvature: float, steering_angle: float) -> None:
+        def publish_steering(curvature: float, _pipeline_angle: float) -> None:
             # Called by the pipeline as soon as the model's output is known, before the mask.
-            angle = float(steering_angle) + p.steering_offset
+            # The angle comes from this frame's parameter set ``p`` alone (not the pipeline's
+            # own conversion), so a parameter change never mixes two sets in one message.
+            angle = SteeringConversion(wheelbase=p.wheelbase, gain=p.steering_scale,
+                                       max_angle=math.inf)(curvature) + p.steering_offset
             angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
             steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
                 steering_angle=angle, speed=p.speed))
@@ -326,12 +323,12 @@ class VbpNode:
 
     def diagnostics(self) -> DiagnosticArray:
         """The current diagnostics message."""
+        counts = self.stats.snapshot()
         msg = build_diagnostics(self.stats, f'{self.transport.node_name}: steering + '
                                 'VisualBackProp', self.params.hardware_id or self.device,
                                 self.input_topic, self._mask_on,
                                 prev_malformed=self._prev_malformed,
-                                prev_errors=self._prev_errors)
-        counts = self.stats.snapshot()
+                                prev_errors=self._prev_errors, counts=counts)
         self._prev_malformed, self._prev_errors = counts['malformed'], counts['errors']
         return msg
 

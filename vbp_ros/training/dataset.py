@@ -54,13 +54,15 @@ class ArrayData:
         if not 0.0 < val_fraction < 1.0:
             raise TrainingError(f'val_fraction {val_fraction} must lie in (0, 1)')
         n = len(self)
-        blocks = -(-n // max(1, block))
+        # Blocks of (nearly) equal size, at least 20 of them, so small data still splits and
+        # the validation share does not hinge on drawing a short last block.
+        blocks = max(1, min(n, max(-(-n // max(1, block)), 20)))
         n_val = max(1, int(round(blocks * val_fraction)))
         if blocks - n_val < 1:
             raise TrainingError(f'{n} samples are too few to split off {val_fraction:.0%} for '
                                 'validation')
         chosen = np.random.default_rng([seed, 99]).permutation(blocks)[:n_val]
-        is_val = np.isin(np.arange(n) // max(1, block), chosen)
+        is_val = np.isin(np.arange(n) * blocks // n, chosen)
         val, train = np.flatnonzero(is_val), np.flatnonzero(~is_val)
         return (ArrayData(self.images[train], self.targets[train], self.source),
                 ArrayData(self.images[val], self.targets[val], self.source))
