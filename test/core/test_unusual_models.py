@@ -280,3 +280,23 @@ def test_shared_pooling_and_empty_batches() -> None:
     from vbp_ros import InputError
     with pytest.raises(InputError, match='empty batch'):
         VisualBackProp(net)(torch.zeros(0, 3, 30, 30))
+
+
+class _ProjectionShortcut(nn.Module):
+    """A residual block whose shortcut is a 1x1 conv of the block's input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c0, self.c1 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3, padding=1)
+        self.c2, self.sc = nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.c0(x))
+        return torch.relu(self.c2(torch.relu(self.c1(x))) + self.sc(x))
+
+
+def test_a_projection_shortcut_is_a_branch() -> None:
+    with pytest.raises(ModelError, match="'c1' and 'sc' read the same tensor"):
+        VisualBackProp(_ProjectionShortcut())(torch.randn(1, 3, 16, 16))
+    named = VisualBackProp(_ProjectionShortcut(), layers=['c0', 'c1', 'c2'])
+    assert named(torch.randn(1, 3, 16, 16))[1].shape == (1, 16, 16)

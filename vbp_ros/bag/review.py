@@ -214,7 +214,9 @@ class _Review:
                 raise BagError(f'unreadable message on {topic} at bag time {t}: {exc}') from None
         self.by_bag_time = len(set(stamps)) < len(stamps)
         if self.by_bag_time:
-            LOG.warning('%s repeats header stamps; matching frames by bag time instead',
+            LOG.warning('%s repeats header stamps; matching frames by bag time instead (a mask '
+                        'is drawn over the last camera frame recorded before it, which is a '
+                        'later frame than its own where the node dropped frames)',
                         o.steering_topic)
             stamps, m_stamps = bag_ns, m_bag_ns
         order = np.argsort(np.asarray(bag_ns, np.int64), kind='stable')

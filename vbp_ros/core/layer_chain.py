@@ -194,16 +194,21 @@ def build_chain(calls: list[Call], in_hw: tuple[int, int],
 
 
 def _refuse_parallel_branches(calls: list[Call], conv_idx: list[int]) -> None:
-    """A layer between conv ``a`` and the next conv that reads the very tensor ``a`` read (the
-    same object, not changed in place since) starts a second path beside ``a``: a branch."""
-    for a, b in zip(conv_idx, conv_idx[1:]):
+    """Another layer reading the very tensor a chain conv reads (the same object, not changed
+    in place since) starts a second path beside that conv: a branch (Inception blocks,
+    projection shortcuts, a pooled path), which one chain of maps cannot follow."""
+    readers: dict[tuple[int, int], list[int]] = {}
+    for i, c in enumerate(calls):
+        if c.in_id:
+            readers.setdefault((c.in_id, c.in_version), []).append(i)
+    for a in conv_idx:
         src = calls[a]
-        for c in calls[a + 1:b + 1]:
-            if src.in_id and (c.in_id, c.in_version) == (src.in_id, src.in_version):
-                msg = (f'layers {src.name!r} and {c.name!r} read the same tensor: parallel '
-                       'branches, which VisualBackProp cannot chain; name the conv layers of '
-                       'one branch explicitly (layers=[...])')
-                raise ModelError(msg)
+        others = [i for i in readers.get((src.in_id, src.in_version), []) if i != a]
+        if src.in_id and others:
+            msg = (f'layers {src.name!r} and {calls[others[0]].name!r} read the same tensor: '
+                   'parallel branches, which VisualBackProp cannot chain; name the conv layers '
+                   'of one branch explicitly (layers=[...])')
+            raise ModelError(msg)
 
 
 def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
