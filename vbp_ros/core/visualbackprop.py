@@ -327,9 +327,7 @@ class VisualBackProp:
             mask = along_h(along_w(mask))
             if k:
                 mask = mask * maps[k - 1]
-        lo = mask.amin((1, 2), keepdim=True)
-        span = mask.amax((1, 2), keepdim=True) - lo
-        return output, ((mask - lo) / span.clamp_min(torch.finfo(plan.dtype).tiny)).float()
+        return output, _normalise(mask)
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The model's output and its maps (shallow to deep)."""

@@ -9,27 +9,20 @@ from vbp_ros.node.params import NodeParams
 from vbp_ros.transport.parameters import ParamError
 
 
+#: Node parameter -> the Preprocess field it overrides.
+_PREPROCESS_FIELDS = {'crop': 'crop', 'input_size': 'size', 'colour_space': 'colour',
+                      'mean': 'mean', 'std': 'std'}
+
+
 def preprocess_overrides(params: NodeParams) -> dict[str, Any]:
-    """Preprocess fields the parameters set (empty values keep the model file's)."""
+    """Preprocess fields the parameters set (empty values, and colour_space 'model', keep the
+    model file's)."""
     out: dict[str, Any] = {}
-    if params.crop:
-        out['crop'] = tuple(params.crop)
-    if params.input_size:
-        out['size'] = tuple(params.input_size)
-    if params.colour_space != 'model':
-        out['colour'] = params.colour_space
-    if params.mean:
-        out['mean'] = tuple(params.mean)
-    if params.std:
-        out['std'] = tuple(params.std)
+    for name, field in _PREPROCESS_FIELDS.items():
+        value = getattr(params, name)
+        if value and value != 'model':
+            out[field] = tuple(value) if isinstance(value, list) else value
     return out
-
-
-def preprocess_overrides_names(params: NodeParams) -> list[str]:
-    """The parameter names behind :func:`preprocess_overrides`."""
-    fields = {'crop': 'crop', 'size': 'input_size', 'colour': 'colour_space', 'mean': 'mean',
-              'std': 'std'}
-    return [fields[k] for k in preprocess_overrides(params)]
 
 
 def build_pipeline(params: NodeParams) -> Any:
@@ -60,7 +53,8 @@ def build_pipeline(params: NodeParams) -> Any:
         try:
             preprocess = dataclasses.replace(spec.preprocess, **overrides)
         except (ValueError, TypeError) as exc:
-            names = ', '.join(sorted(k for k in preprocess_overrides_names(params)))
+            names = ', '.join(sorted(name for name, field in _PREPROCESS_FIELDS.items()
+                                     if field in overrides))
             raise ParamError(f'preprocessing parameters ({names}) do not fit together or with '
                              f'the model: {exc}') from None
     # The node adds steering_offset and clips to max_steering_angle itself (see params).
