@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
+from vbp_ros import msgs
 from vbp_ros.msgs import (AckermannDriveStamped, compute_type_hash, dds_type, discovery_type,
                           Float32, HumbleGid, HumbleParticipantEntitiesInfo, Image, MESSAGE_TYPES,
                           msg_definition, MsgError, ParticipantEntitiesInfo, ros_type, type_hash,
@@ -47,6 +48,31 @@ def test_known_image_hash() -> None:
 @pytest.mark.parametrize('cls', ALL, ids=lambda c: c.__name__)
 def test_hash_table_matches_rosbags(cls: type) -> None:
     assert type_hash(cls) == compute_type_hash(cls, _distro(cls))
+
+
+#: Hashes that rosidl (rosidl_generator_type_description) gives for the upstream .msg files of
+#: rmw_dds_common: Jazzy's 16-byte Gid and the same files with Humble's 24-byte one.
+UPSTREAM_RMW_DDS_COMMON = {
+    'Gid': 'RIHS01_ab6f21cfbb0a6dbb837161e1110c2051a2850ed9f9c53944d7115d9bcebedf71',
+    'NodeEntitiesInfo':
+        'RIHS01_8ffef65ee2d088c63b1e8fcd31e800ba9fc8dbe0ee15ca60d1676de5218087a7',
+    'ParticipantEntitiesInfo':
+        'RIHS01_91a0593bacdcc50ea9bdcf849a938b128412cc1ea821245c663bcd26f83c295e',
+    'HumbleGid': 'RIHS01_af578f740a4c2f04ac7455b9cc48cba5cd5580b7aaecdaca7d11d65c1d5ec32c',
+    'HumbleNodeEntitiesInfo':
+        'RIHS01_2f4fe7c6c96117fe4397bb6c0a87c8a952c1d5e7f25a63133a81b684c8456726',
+    'HumbleParticipantEntitiesInfo':
+        'RIHS01_a8ade1e13aeb0a06dfed30a0b315c682811598508f6fa4015aa543f00360ff7d',
+}
+
+
+@pytest.mark.parametrize('name', sorted(UPSTREAM_RMW_DDS_COMMON))
+def test_char_fields_hash_as_rosidl_does(name: str) -> None:
+    # rosidl hashes `char[16] data` as the uint8 array it becomes in IDL; a char hash would
+    # give ros_discovery_info a type hash no ROS 2 node announces.
+    cls = getattr(msgs, name)
+    assert compute_type_hash(cls) == UPSTREAM_RMW_DDS_COMMON[name]
+    assert type_hash(cls) == UPSTREAM_RMW_DDS_COMMON[name]
 
 
 def test_hash_table_has_no_stale_entries() -> None:
@@ -96,4 +122,5 @@ def test_discovery_type_per_distro() -> None:
 def test_typestore_for_every_distro(distro: str) -> None:
     store = typestore(distro)
     for cls in types_for(distro.lower()).values():
-        assert store.hash_rihs01(ros_type(cls)) == type_hash(cls)
+        if not ros_type(cls).startswith('rmw_dds_common/'):  # rosbags hashes char as char
+            assert store.hash_rihs01(ros_type(cls)) == type_hash(cls)

@@ -177,13 +177,30 @@ def test_humble_discovery_uses_24_byte_gids(domain: int) -> None:
         node.close()
 
 
-def test_remapping_and_node_rename(domain: int) -> None:
+@pytest.mark.parametrize('rename', ['__node', '__name'])
+def test_remapping_and_node_rename(domain: int, rename: str) -> None:
     node = DdsTransport('vbp', domain_id=domain,
-                        remaps={'/camera/image_raw': '/front/image', '__node': 'steer'})
+                        remaps={'/camera/image_raw': '/front/image', rename: 'steer'})
     assert node.node_name == 'steer'
     assert node.resolve_topic('/camera/image_raw') == '/front/image'
     assert node.resolve_topic('~/mask') == '/steer/mask'
+    assert node.resolve_topic('{node}/mask') == '/steer/mask'
     node.close()
+
+
+@pytest.mark.parametrize('name, namespace', [('my-node', '/'), ('1node', '/'), ('', '/'),
+                                             ('vbp', '/a//b'), ('vbp', '/ok-ns'),
+                                             ('vbp', '/1a')])
+def test_invalid_node_names_refused_as_rcl_does(name: str, namespace: str) -> None:
+    with pytest.raises(TransportError, match='invalid'):
+        DdsTransport(name, namespace=namespace, domain_id=0)
+
+
+def test_one_topic_one_type(pair) -> None:
+    a, _ = pair
+    a.create_publisher('/x', Float32, DEFAULT)
+    with pytest.raises(TransportError, match='already carries std_msgs/msg/Float32'):
+        a.create_publisher('/x', Image, DEFAULT)
 
 
 def test_ros_parameters_ignored_and_bad_domain_refused(domain: int, monkeypatch) -> None:
@@ -219,3 +236,26 @@ def test_logs_reach_rosout(domain: int, namespace: str, logger: str) -> None:
     node.close()
     assert not any(isinstance(h, logging.Handler) and h.__class__.__name__ == 'RosoutHandler'
                    for h in node.logger.handlers)
+
+
+def test_late_rosout_reader_gets_the_history(domain: int) -> None:
+    # rmw_cyclonedds_cpp gives transient-local writers a durability service as deep as their
+    # history; without it Cyclone keeps only the last sample for late joiners.
+    node = DdsTransport('vbp', domain_id=domain)
+    for i in range(20):
+        node.logger.warning('line %d', i)
+    spy = DomainParticipant(domain)
+    reader, _ = matched_writer(
+        spy, 'rt/rosout', dds_types.Log_,
+        Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.History.KeepLast(1000),
+            Policy.Durability.TransientLocal))
+    logs: list = []
+    assert wait_until(lambda: logs.extend(s.msg for s in reader.take(N=100)
+                                          if hasattr(s, 'msg')) or len(logs) >= 20)
+    assert logs == [f'line {i}' for i in range(20)]
+    node.close()
+
+
+def test_python_levels_map_to_ros_severities() -> None:
+    from vbp_ros.transport.rosout import _ros_level
+    assert [_ros_level(n) for n in (5, 10, 15, 25, 45, 60)] == [10, 10, 10, 20, 40, 50]

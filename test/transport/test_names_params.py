@@ -16,12 +16,15 @@ from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, SENSOR_DATA
     ('mask', '/car/', '/car/mask'),
     ('/diagnostics', '/car', '/diagnostics'),
     ('camera/image_raw', '/', '/camera/image_raw'),
+    ('{node}/mask', '/car', '/car/vbp/mask'),
+    ('{ns}/mask', '/', '/mask'),
+    ('{namespace}/x/{node}', '/car', '/car/x/vbp'),
 ])
 def test_expand_topic(topic: str, ns: str, expected: str) -> None:
     assert expand_topic(topic, 'vbp', ns) == expected
 
 
-@pytest.mark.parametrize('bad', ['', '/', '/a//b', '/1abc', '~x', '/a b'])
+@pytest.mark.parametrize('bad', ['', '/', '/a//b', '/1abc', '~x', '/a b', '//a', '{nod}/x'])
 def test_invalid_topic_names_raise(bad: str) -> None:
     with pytest.raises(TransportError):
         expand_topic(bad, 'vbp')

@@ -7,8 +7,8 @@ from vbp_ros.msgs.errors import MsgError
 from vbp_ros.msgs.fields import fields_of
 
 #: RIHS01 type hashes (ROS 2 Iron and newer put them in every endpoint's USER_DATA),
-#: keyed by ROS type name and Gid size. Computed with rosbags (see store.compute_type_hash);
-#: test/msgs/test_names.py checks every entry against it.
+#: keyed by ROS type name and Gid size. Computed as rosidl does (see store.compute_type_hash);
+#: test/msgs/test_names.py checks every entry against it and against upstream values.
 TYPE_HASHES: dict[tuple[str, int], str] = {
     ('builtin_interfaces/msg/Time', 0):
         'RIHS01_b106235e25a4c5ed35098aa0a61a3ee9c9b18d197f398b0e4206cea9acf9c197',
@@ -31,17 +31,17 @@ TYPE_HASHES: dict[tuple[str, int], str] = {
     ('diagnostic_msgs/msg/DiagnosticArray', 0):
         'RIHS01_5a8a36efb05fb25070fa0fb3810290c0e6cd4862b54a8fb975a1ee8dc55a333e',
     ('rmw_dds_common/msg/Gid', 16):
-        'RIHS01_a8e2f2bd4b156011c7ed7618c1db625ac341c2dc3ff09b8dd107f33f20dcec07',
+        'RIHS01_ab6f21cfbb0a6dbb837161e1110c2051a2850ed9f9c53944d7115d9bcebedf71',
     ('rmw_dds_common/msg/NodeEntitiesInfo', 16):
-        'RIHS01_8ecbfcad87fa92b9c1458f525b5faf5bf7cab9427a92524d72a394112992b5ab',
+        'RIHS01_8ffef65ee2d088c63b1e8fcd31e800ba9fc8dbe0ee15ca60d1676de5218087a7',
     ('rmw_dds_common/msg/ParticipantEntitiesInfo', 16):
-        'RIHS01_e725f4a506958c79f95dd693b965722c57b19cd18e7eff984f49561b93dc985d',
+        'RIHS01_91a0593bacdcc50ea9bdcf849a938b128412cc1ea821245c663bcd26f83c295e',
     ('rmw_dds_common/msg/Gid', 24):
-        'RIHS01_8d1a701beb9436e4b5d278ebd253b8844f124da846f641f8639e328285e3cf1d',
+        'RIHS01_af578f740a4c2f04ac7455b9cc48cba5cd5580b7aaecdaca7d11d65c1d5ec32c',
     ('rmw_dds_common/msg/NodeEntitiesInfo', 24):
-        'RIHS01_c46c6d2d5de4d65d766677e1d170d0086fd1779cf4003541c408a5e935eaa8c4',
+        'RIHS01_2f4fe7c6c96117fe4397bb6c0a87c8a952c1d5e7f25a63133a81b684c8456726',
     ('rmw_dds_common/msg/ParticipantEntitiesInfo', 24):
-        'RIHS01_2b40df2d2f4d5cd690221a503f406fe3673efcc4151a9f049b4d3569ecf5c4e4',
+        'RIHS01_a8ade1e13aeb0a06dfed30a0b315c682811598508f6fa4015aa543f00360ff7d',
 }
 
 

@@ -1,8 +1,10 @@
 """rosbags type stores holding all vbp_ros message types (ackermann_msgs included)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+from vbp_ros.msgs.fields import fields_of
 from vbp_ros.msgs.names import msg_definition, ros_type
 from vbp_ros.msgs.registry import check_distro, DEFAULT_DISTRO, HUMBLE_TYPES
 from vbp_ros.msgs.types import AckermannDrive, AckermannDriveStamped
@@ -53,4 +55,29 @@ def compute_type_hash(cls: type, distro: str | None = None) -> str:
     """
     if distro is None:
         distro = 'humble' if cls in HUMBLE_TYPES else DEFAULT_DISTRO
-    return typestore(distro).hash_rihs01(ros_type(cls))
+    closure = _closure(cls)
+    texts = {ros_type(c): msg_definition(c) for c in closure}
+    if not any(_CHAR.search(text) for text in texts.values()):
+        return typestore(distro).hash_rihs01(ros_type(cls))
+    # rosidl hashes a .msg ``char`` as the IDL ``uint8`` it becomes; rosbags (and its stock
+    # stores, e.g. for rmw_dds_common/msg/Gid) hash it as a char, which gives another hash.
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+    check_distro(distro)
+    store = get_typestore(Stores.EMPTY)
+    types = {}
+    for name, text in texts.items():
+        types.update(get_types_from_msg(_CHAR.sub('uint8', text), name))
+    store.register(types)
+    return store.hash_rihs01(ros_type(cls))
+
+
+_CHAR = re.compile(r'^char(?=[\[ ])', re.MULTILINE)
+
+
+def _closure(cls: type) -> list[type]:
+    """``cls`` and every message type nested in it."""
+    out = [cls]
+    for spec in fields_of(cls):
+        if isinstance(spec.base, type):
+            out += [c for c in _closure(spec.base) if c not in out]
+    return out

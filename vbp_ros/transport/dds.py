@@ -14,6 +14,8 @@ and on rmw_fastrtps_cpp, which matches on the type name) talk to this one:
 
 Not provided: parameter services (``ros2 param`` cannot query this node; its parameters come
 from files and ``-p`` overrides at start-up) and ROS time (``use_sim_time`` is ignored).
+One deliberate difference: a reliable write waits at most 100 ms for a slow reader (rmw waits
+forever), so a stalled subscriber costs the node a message, not its frame rate.
 
 Samples are written and taken as CDR bytes through the binding's ``ddspy_write``/``ddspy_take``,
 bypassing the Python (de)serialiser: an image payload never becomes a list of ints.
@@ -43,7 +45,8 @@ from vbp_ros import msgs
 from vbp_ros.transport import dds_types
 from vbp_ros.transport.base import RawCallback
 from vbp_ros.transport.errors import TransportError
-from vbp_ros.transport.names import dds_topic_name, expand_topic, normalise_namespace
+from vbp_ros.transport.names import check_node_name, dds_topic_name, expand_topic, \
+    normalise_namespace
 from vbp_ros.transport.parameters import ParamSpec, resolve_values
 from vbp_ros.transport.qos import DISCOVERY_INFO, Durability, History, QosProfile, \
     Reliability, ROSOUT
@@ -70,6 +73,12 @@ def _dds_qos(qos: QosProfile, type_hash: str, writer: bool) -> Qos:
     if writer:
         policies += [Policy.WriterDataLifecycle(autodispose=False),
                      Policy.Liveliness.Automatic(lease_duration=duration(infinite=True))]
+        if qos.durability is Durability.TRANSIENT_LOCAL:
+            # As rmw_cyclonedds_cpp: late joiners get the writer's whole history (e.g. the
+            # last 1000 /rosout lines), not Cyclone's default of the last sample.
+            policies.append(Policy.DurabilityService(
+                cleanup_delay=0, history=policies[1], max_samples=-1, max_instances=-1,
+                max_samples_per_instance=-1))
         if qos.lifespan_s is not None:
             policies.append(Policy.Lifespan(duration(seconds=qos.lifespan_s)))
     return Qos(*policies)
@@ -168,8 +177,10 @@ class DdsTransport:
             msg = f'distro {distro!r} is not one of {", ".join(DISTROS)}'
             raise TransportError(msg)
         remaps = dict(remaps or {})
-        self.node_name = remaps.pop('__node', node_name)
+        # rcl takes __name as a synonym of __node.
+        self.node_name = remaps.pop('__node', remaps.pop('__name', node_name))
         self.namespace = normalise_namespace(remaps.pop('__ns', namespace))
+        check_node_name(self.node_name, self.namespace)
         self.distro = distro
         self._remaps = {self._expand(k): self._expand(v) for k, v in remaps.items()}
         self._param_values = dict(param_values or {})
@@ -191,6 +202,7 @@ class DdsTransport:
             raise TransportError(msg) from None
         self._lock = threading.RLock()
         self._topics: dict[str, Topic[Any]] = {}
+        self._topic_types: dict[str, str] = {}
         self._publishers: list[DdsPublisher] = []
         self._subscriptions: list[DdsSubscription] = []
         self._closed = threading.Event()
@@ -247,6 +259,10 @@ class DdsTransport:
     def _topic(self, ros_topic: str, ros_type: str) -> Topic[Any]:
         with self._lock:
             topic = self._topics.get(ros_topic)
+            if topic is not None and self._topic_types[ros_topic] != ros_type:
+                msg = (f'topic {ros_topic} already carries {self._topic_types[ros_topic]}, '
+                       f'not {ros_type}')
+                raise TransportError(msg)
             if topic is None:
                 try:
                     idl = dds_types.DDS_TYPES[ros_type]
@@ -259,6 +275,7 @@ class DdsTransport:
                         else dds_topic_name(ros_topic))
                 topic = Topic(self._participant, name, idl)
                 self._topics[ros_topic] = topic
+                self._topic_types[ros_topic] = ros_type
             return topic
 
     def _check_open(self) -> None:

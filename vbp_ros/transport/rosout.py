@@ -11,6 +11,11 @@ from typing import Any
 from vbp_ros.transport.dds_types import Log_, Time_
 
 
+def _ros_level(levelno: int) -> int:
+    """The ROS severity (10, 20, 30, 40 or 50) at or below a Python level number."""
+    return min(max(int(levelno) // 10 * 10, 10), 50)
+
+
 class RosoutHandler(logging.Handler):
     """A logging handler that publishes each record on a ``/rosout`` publisher.
 
@@ -31,7 +36,7 @@ class RosoutHandler(logging.Handler):
         try:
             sec = int(record.created)
             sample = Log_(stamp=Time_(sec, int((record.created - sec) * 1e9)),
-                          level=min(max(int(record.levelno), 10), 50),
+                          level=_ros_level(record.levelno),
                           name=self.node_logger_name, msg=record.getMessage(),
                           file=record.pathname or '', function=record.funcName or '',
                           line=max(0, int(record.lineno or 0)))

@@ -28,7 +28,7 @@ TYPE_HASHES: dict[str, str] = {
     'rcl_interfaces/msg/Log':
         'RIHS01_e28ce254ca8abc06abf92773b74602cdbf116ed34fbaf294fb9f81da9f318eac',
     'rmw_dds_common/msg/ParticipantEntitiesInfo':
-        'RIHS01_e725f4a506958c79f95dd693b965722c57b19cd18e7eff984f49561b93dc985d',
+        'RIHS01_91a0593bacdcc50ea9bdcf849a938b128412cc1ea821245c663bcd26f83c295e',
 }
 
 
