@@ -46,7 +46,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vbp-ros``."""
-    argv = sys.argv[1:] if argv is None else argv
+    from vbp_ros.transport.parameters import ros_args_last
+    argv = ros_args_last(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='[%(levelname)s] [%(name)s]: %(message)s')

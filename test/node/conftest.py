@@ -7,8 +7,6 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-pytest.importorskip('cyclonedds')
-
 
 @pytest.fixture(scope='session')
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> str:

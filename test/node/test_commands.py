@@ -135,3 +135,10 @@ def test_a_zero_duration_stops_at_once_as_for_the_camera() -> None:
     t = time.monotonic()
     spin_until_stopped(Spinner(), threading.Event(), 0)
     assert time.monotonic() - t < 5
+
+
+def test_ros_args_section_may_end_with_double_dash(capsys) -> None:
+    # rcl ends a --ros-args section at '--'; launch files and scripts pass it.
+    from vbp_ros.node.main import main
+    assert main(['--ros-args', '-p', 'device:=cpu', '--', '--list-params']) == 0
+    assert 'mask_mode' in capsys.readouterr().out

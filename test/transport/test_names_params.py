@@ -6,7 +6,7 @@ import pytest
 from vbp_ros.transport.errors import TransportError
 from vbp_ros.transport.names import dds_topic_name, dds_type_name, expand_topic
 from vbp_ros.transport.parameters import load_params_file, ParamError, ParamSpec, \
-    parse_assignment, resolve_values, split_ros_args
+    parse_assignment, resolve_values, ros_args_last, split_ros_args
 from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, SENSOR_DATA
 
 
@@ -119,3 +119,15 @@ def test_ros_args_parsing() -> None:
     assert parse_assignment('crop=[0.4, 1, 0, 1]') == ('crop', [0.4, 1, 0, 1])
     with pytest.raises(ParamError):
         parse_assignment('novalue')
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['--ros-args', '-p', 'a:=1', '--'], ['--ros-args', '-p', 'a:=1']),
+    (['--ros-args', '-p', 'a:=1', '--', '--duration', '2'],
+     ['--duration', '2', '--ros-args', '-p', 'a:=1']),
+    (['x', '--ros-args', '-r', 'a:=b', '--', 'y', '--ros-args', '-p', 'c:=2'],
+     ['x', 'y', '--ros-args', '-r', 'a:=b', '-p', 'c:=2']),
+    (['--duration', '2'], ['--duration', '2']),
+])
+def test_ros_args_sections_end_at_double_dash(argv: list, expected: list) -> None:
+    assert ros_args_last(argv) == expected

@@ -18,7 +18,8 @@ from vbp_ros.errors import VbpError
 from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.stop_signals import stop_on_signals
 from vbp_ros.transport import create_transport, default_middleware, Middleware
-from vbp_ros.transport.parameters import load_params_file, parse_assignment, split_ros_args
+from vbp_ros.transport.parameters import load_params_file, parse_assignment, ros_args_last, \
+    split_ros_args
 
 LOG = logging.getLogger('vbp_ros.node')
 
@@ -171,7 +172,7 @@ def run_node(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vbp_node``."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = ros_args_last(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog='vbp_node', description=__doc__.splitlines()[0])
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
     add_node_arguments(parser)
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     except VbpError as exc:
         LOG.error('%s', exc)
         return 2
+    except KeyboardInterrupt:  # before the node's own signal handling is in place
+        return 130
 
 
 if __name__ == '__main__':

@@ -240,6 +240,22 @@ def resolve_values(specs: Sequence[ParamSpec], *sources: Mapping[str, Any],
     return {name: by_name[name].validate(value) for name, value in values.items()}
 
 
+def ros_args_last(argv: Iterable[str]) -> list[str]:
+    """Move every ``--ros-args ... [--]`` section of a command line to its end, as one section
+    (rcl ends a section at ``--``; argparse would take that for an unknown argument)."""
+    rest: list[str] = []
+    ros: list[str] = []
+    in_ros = seen = False
+    for word in argv:
+        if word == '--ros-args':
+            in_ros = seen = True
+        elif in_ros and word == '--':
+            in_ros = False
+        else:
+            (ros if in_ros else rest).append(word)
+    return rest + (['--ros-args', *ros] if seen else [])
+
+
 def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict[str, str],
                                                  list[str]]:
     """Pull ROS 2 style arguments out of a command line.

@@ -32,8 +32,6 @@ _RELIABILITY = {Reliability.BEST_EFFORT: ReliabilityPolicy.BEST_EFFORT,
 _DURABILITY = {Durability.VOLATILE: DurabilityPolicy.VOLATILE,
                Durability.TRANSIENT_LOCAL: DurabilityPolicy.TRANSIENT_LOCAL}
 _HISTORY = {History.KEEP_LAST: HistoryPolicy.KEEP_LAST, History.KEEP_ALL: HistoryPolicy.KEEP_ALL}
-_ARRAY_TYPES = {float: Parameter.Type.DOUBLE_ARRAY, int: Parameter.Type.INTEGER_ARRAY,
-                str: Parameter.Type.STRING_ARRAY}
 
 
 def to_rclpy_qos(qos: QosProfile) -> QoSProfile:
@@ -132,11 +130,13 @@ class RclpyTransport:
     def __init__(self, node_name: str = 'vbp', namespace: str = '/',
                  args: list[str] | None = None, **kwargs: Any) -> None:
         self._owns_init = not rclpy.ok()
-        if self._owns_init:
-            rclpy.init(args=args)
         try:
+            if self._owns_init:
+                rclpy.init(args=args)  # RCLError for a bad -p value or --params-file
             self.node = Node(node_name, namespace=namespace)
         except Exception as exc:  # noqa: BLE001 -- rclpy raises assorted types here
+            if self._owns_init:
+                rclpy.try_shutdown()
             msg = f'cannot create rclpy node {node_name!r}: {exc}'
             raise TransportError(msg) from None
         self.node_name = self.node.get_name()
@@ -166,8 +166,12 @@ class RclpyTransport:
         for spec in specs:
             try:
                 if isinstance(spec.default, list) and not spec.default:
-                    kind = _ARRAY_TYPES[spec.item_type or float]
-                    param = self.node.declare_parameter(spec.name, kind, descriptor(spec))
+                    # No value and no type: declared by type alone it would stay unset, and
+                    # one unset parameter empties all of `ros2 param dump` (Jazzy). The value
+                    # is checked below instead.
+                    desc = descriptor(spec)
+                    desc.dynamic_typing = True
+                    param = self.node.declare_parameter(spec.name, None, desc)
                     value = param.value if param.value is not None else []
                 else:
                     value = self.node.declare_parameter(spec.name, spec.default,
