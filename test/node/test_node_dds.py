@@ -242,3 +242,32 @@ def test_outputs_decode_with_rosbags(make_node, peer) -> None:
     assert mask.data.shape == (120 * 160,)
     assert diag.status[0].hardware_id == 'cpu'
     assert {kv.key for kv in diag.status[0].values} >= {'frames_received', 'frames_dropped'}
+
+
+def test_nan_model_output_publishes_no_steering(domain: int, peer, tmp_path) -> None:
+    # Clipped, a NaN curvature would become full left lock (max(-a, min(a, nan)) == a).
+    import torch
+
+    from vbp_ros import ModelSpec, PilotNet, save_model
+    from vbp_ros.errors import ModelError
+    from vbp_ros.node.logic import VbpNode
+    from vbp_ros.pipeline.frame import FramePipeline
+    from vbp_ros.transport.dds import DdsTransport
+    model = PilotNet()
+    with torch.no_grad():
+        model[-1].bias.fill_(float('nan'))
+    save_model(model, tmp_path / 'nan.safetensors', ModelSpec())
+    transport = DdsTransport('vbp', domain_id=domain)
+    node = VbpNode(transport, pipeline=FramePipeline(tmp_path / 'nan.safetensors', device='cpu'))
+    try:
+        listener = OutputListener(peer, kinds=('steering',))
+        assert listener.wait_matched()
+        header = Header(stamp=Time(sec=1, nanosec=0), frame_id='cam')
+        data = serialize(image_message(PatternSource(64, 48).frame(0), 'rgb8', header))
+        with pytest.raises(ModelError, match='not finite'):
+            node.process(data)
+        time.sleep(0.3)
+        assert listener.snapshot('steering') == []
+    finally:
+        node.stop()
+        transport.close()

@@ -147,6 +147,10 @@ def test_missing_and_bad_model_files(tmp_path: Path) -> None:
     ('{"preprocess": {"evil": 1}}', 'unreadable metadata'),
     ('{"preprocess": {"crop": [0.9, 0.1, 0, 1]}}', 'unreadable metadata'),
     ('{"arch_kwargs": {"in_size": [10, 10]}}', 'do not fit PilotNet'),
+    ('{"arch": ["pilotnet"]}', 'unreadable metadata'),
+    ('{"preprocess": {"size": [66.5, 200.2]}}', 'unreadable metadata'),
+    ('{"preprocess": {"size": [66, 200, 3]}}', 'unreadable metadata'),
+    ('{"preprocess": {"std": [0, 0, 0]}}', 'unreadable metadata'),
 ])
 def test_bad_metadata_is_a_model_error(tmp_path: Path, meta: str, words: str) -> None:
     from safetensors.torch import save_file
@@ -184,3 +188,10 @@ def test_cuda_request_without_gpu_is_clear(model_path: Path) -> None:
     from vbp_ros.errors import InputError
     with pytest.raises(InputError, match='CUDA is not available'):
         FramePipeline(model_path, device='cuda')
+
+
+def test_nan_curvature_is_never_clipped_to_full_lock() -> None:
+    from vbp_ros.pipeline.steering import clip_angle, SteeringConversion
+    assert math.isnan(SteeringConversion()(float('nan')))
+    assert math.isnan(clip_angle(float('nan'), 0.7))
+    assert clip_angle(2.0, 0.7) == 0.7 and clip_angle(-2.0, 0.7) == -0.7

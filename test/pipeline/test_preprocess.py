@@ -55,7 +55,9 @@ def test_round_trip_dict() -> None:
 
 
 @pytest.mark.parametrize('kwargs', [{'crop': (0.6, 0.5, 0, 1)}, {'colour': 'hsv'},
-                                    {'mean': (0.5,)}, {'size': (0, 10)}])
+                                    {'mean': (0.5,)}, {'size': (0, 10)},
+                                    {'size': (66.0, 200)}, {'std': (0.2, 0.0, 0.2)},
+                                    {'mean': (0.5, float('nan'), 0.5)}])
 def test_bad_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Preprocess(**kwargs)

@@ -29,6 +29,7 @@ from typing import Any, Callable, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.io import BagReader, BagWriter, TopicInfo
+from vbp_ros.pipeline.steering import clip_angle
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -96,7 +97,7 @@ class ProcessOptions:
     def steering_angle(self, curvature: float) -> float:
         """Compute the published steering angle (rad) of a curvature (1/m) as the node does."""
         angle = self.steering_scale * math.atan(self.wheelbase * curvature) + self.steering_offset
-        return max(-self.max_steering_angle, min(self.max_steering_angle, angle))
+        return clip_angle(angle, self.max_steering_angle)  # a NaN output is recorded as NaN
 
     def __post_init__(self) -> None:
         """Check values early.

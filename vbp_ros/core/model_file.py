@@ -49,7 +49,8 @@ class ModelSpec:
             ValueError, TypeError: not the metadata this module writes.
         """
         d = json.loads(text)
-        if not isinstance(d, dict) or not isinstance(d.get('arch_kwargs', {}), dict):
+        if (not isinstance(d, dict) or not isinstance(d.get('arch_kwargs', {}), dict)
+                or not isinstance(d.get('arch', ''), str)):
             raise ValueError('metadata is not a JSON object of model settings')
         return cls(arch=d.get('arch', 'pilotnet'), arch_kwargs=d.get('arch_kwargs', {}),
                    preprocess=Preprocess.from_dict(d.get('preprocess', {})),

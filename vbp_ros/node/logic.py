@@ -29,14 +29,14 @@ from typing import Any, Callable, TYPE_CHECKING
 
 import numpy as np
 
-from vbp_ros.errors import InputError, VbpError
+from vbp_ros.errors import InputError, ModelError, VbpError
 from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, deserialize, \
     DiagnosticArray, Image, MsgError, serialize
 from vbp_ros.node.diagnostics import build_diagnostics
 from vbp_ros.node.mailbox import Mailbox
 from vbp_ros.node.params import NodeParams, PARAMETERS
 from vbp_ros.node.stats import NodeStats
-from vbp_ros.pipeline.steering import SteeringConversion
+from vbp_ros.pipeline.steering import clip_angle, SteeringConversion
 from vbp_ros.transport.parameters import ParamError
 from vbp_ros.transport.qos import DEFAULT, image_qos, QosProfile, Reliability
 
@@ -263,9 +263,13 @@ class VbpNode:
             # Called by the pipeline as soon as the model's output is known, before the mask.
             # The angle comes from this frame's parameter set ``p`` alone (not the pipeline's
             # own conversion), so a parameter change never mixes two sets in one message.
+            if not math.isfinite(curvature):  # clipped, NaN would become full lock
+                msg = (f'the model output {curvature} is not finite: no steering published '
+                       '(are its weights or inputs NaN?)')
+                raise ModelError(msg)
             angle = SteeringConversion(wheelbase=p.wheelbase, gain=p.steering_scale,
                                        max_angle=math.inf)(curvature) + p.steering_offset
-            angle = max(-p.max_steering_angle, min(p.max_steering_angle, angle))
+            angle = clip_angle(angle, p.max_steering_angle)
             steering = AckermannDriveStamped(header=header, drive=AckermannDrive(
                 steering_angle=angle, speed=p.speed))
             self._publish(self.steering_pub, AckermannDriveStamped, serialize(steering))

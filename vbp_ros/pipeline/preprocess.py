@@ -6,6 +6,7 @@ pixels everywhere. Its settings are stored inside each model file.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import math
 from typing import Any
 
 import cv2
@@ -51,8 +52,12 @@ class Preprocess:
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             msg = f'mean/std need {self.channels} values for colour {self.colour!r}'
             raise ValueError(msg)
-        if min(self.size) < 1:
-            raise ValueError(f'size {self.size} must be positive')
+        if (len(self.size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                           for v in self.size) or min(self.size) < 1):
+            raise ValueError(f'size {self.size} must be two positive integers (height, width)')
+        if not all(math.isfinite(v) and v > 0 for v in self.std) or \
+                not all(math.isfinite(v) for v in self.mean):
+            raise ValueError(f'std {self.std} must be finite and > 0, mean {self.mean} finite')
         # x_norm = (x / 255 - mean) / std = x * scale + offset, one fused multiply-add per pixel.
         std = np.asarray(self.std, np.float32)
         object.__setattr__(self, '_scale', (1.0 / (255.0 * std)).reshape(-1, 1, 1))

@@ -30,6 +30,13 @@ class SteeringConversion:
             raise ValueError(msg)
 
     def __call__(self, curvature: float) -> float:
-        """Steering angle in radians for a curvature in 1/m."""
+        """Steering angle in radians for a curvature in 1/m (NaN stays NaN: a clip would
+        turn it into full lock)."""
         angle = self.gain * math.atan(self.wheelbase * curvature)
-        return max(-self.max_angle, min(self.max_angle, angle))
+        return clip_angle(angle, self.max_angle)
+
+
+def clip_angle(angle: float, max_angle: float) -> float:
+    """``angle`` clipped to ±``max_angle``; NaN is passed through, never clipped to a limit
+    (``max(-a, min(a, nan))`` is ``a``)."""
+    return angle if math.isnan(angle) else max(-max_angle, min(max_angle, angle))
