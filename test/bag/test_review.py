@@ -193,3 +193,21 @@ def test_unstamped_recording_of_the_node(tmp_path: Path) -> None:
     assert rep.source == 'camera+mask' and rep.frames == len(ANGLES)
     images = [(tmp_path / 'rev' / h.image).read_bytes() for h in rep.steering + rep.mask]
     assert all(images) and len(set(images)) == 4
+
+
+@pytest.mark.parametrize('bad', [dict(width=0), dict(height=0, data=b''),
+                                 dict(width=500)])  # width 500 > step 80
+def test_an_empty_or_short_mask_is_a_bag_error(tmp_path: Path, bad: dict) -> None:
+    with BagWriter(tmp_path / 'a') as w:
+        for k in range(4):
+            header = msgs.Header(stamp=msgs.Time(sec=k, nanosec=0), frame_id='cam')
+            drive = msgs.AckermannDriveStamped(header=header,
+                                               drive=msgs.AckermannDrive(steering_angle=0.1))
+            w.write('/vbp/steering', 'ackermann_msgs/msg/AckermannDriveStamped',
+                    msgs.serialize(drive), (k + 1) * 10**8)
+            fields = dict(height=60, width=80, encoding='mono8', step=80, data=bytes(4800))
+            fields.update(bad if k == 2 else {})
+            w.write('/vbp/mask', 'sensor_msgs/msg/Image',
+                    msgs.serialize(msgs.Image(header=header, **fields)), (k + 1) * 10**8 + 1)
+    with pytest.raises(BagError, match='unreadable message on /vbp/mask'):
+        review_bag(tmp_path / 'a', tmp_path / 'out')

@@ -82,3 +82,11 @@ def test_longer_data_is_accepted() -> None:
 def test_encode_rejects_mismatch(array: np.ndarray, encoding: str, match: str) -> None:
     with pytest.raises(EncodingError, match=match):
         encode_image(array, encoding)
+
+
+def test_decoded_size_counts_towards_the_limit() -> None:
+    # mono8 triples to RGB: 72 bytes of input become 72 x 3 decoded.
+    msg = _img(encoding='mono8', step=6, data=bytes(24))
+    with pytest.raises(EncodingError, match='limit of 71 bytes'):
+        decode_image(msg, max_bytes=71)
+    assert decode_image(msg, max_bytes=72).shape == (4, 6, 3)

@@ -213,3 +213,33 @@ def test_a_stuffed_zero_after_soi_still_decodes() -> None:
     padded = jpeg[:2] + b'\xff\x00' + jpeg[2:]
     assert peek_size(padded) == (64, 48)
     assert decode_compressed(CompressedImage(format='jpeg', data=padded)).shape == (48, 64, 3)
+
+
+def test_a_jpeg_too_short_for_its_size_is_refused(no_decoding: None) -> None:
+    # A few hundred bytes claiming 9400x9400: libjpeg would return a grey 265 MB frame.
+    jpeg = bytearray(_jpeg())
+    sof = next(pos for pos, marker in _segments(bytes(jpeg)) if 0xC0 <= marker <= 0xC2)
+    struct.pack_into('>HH', jpeg, sof + 5, 9400, 9400)
+    with pytest.raises(EncodingError, match='cannot hold a 9400x9400 image'):
+        decode_compressed(CompressedImage(format='jpeg', data=bytes(jpeg)))
+
+
+@pytest.mark.parametrize('params', [[], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1],
+                                    [cv2.IMWRITE_JPEG_OPTIMIZE, 1, cv2.IMWRITE_JPEG_QUALITY, 1]])
+def test_the_smallest_real_jpegs_pass_the_length_check(params: list) -> None:
+    black = np.zeros((3000, 4000, 3), np.uint8)   # flat: the fewest bytes per block
+    ok, buf = cv2.imencode('.jpg', black, params)
+    assert decode_compressed(CompressedImage(format='jpeg', data=buf.tobytes())).shape == \
+        (3000, 4000, 3)
+
+
+def test_compressed_rgb_format_keeps_its_channel_order() -> None:
+    # A publisher that compressed RGB pixels as they were says so in the format string.
+    rgb = _rgb()
+    ok, buf = cv2.imencode('.png', rgb)  # R, G, B stored where OpenCV expects B, G, R
+    out = decode_compressed(CompressedImage(format='rgb8; png compressed rgb8',
+                                            data=buf.tobytes()))
+    np.testing.assert_array_equal(out, rgb)
+    out = decode_compressed(CompressedImage(format='rgb8; png compressed bgr8',
+                                            data=buf.tobytes()))
+    np.testing.assert_array_equal(out, rgb[..., ::-1])

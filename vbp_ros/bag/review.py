@@ -225,11 +225,10 @@ class _Review:
         return series, np.asarray(m_stamps, np.int64), np.asarray(m_change, np.float64)
 
     def _small_mask(self, img: Any) -> np.ndarray:
-        from vbp_ros.encodings import decode_image
+        from vbp_ros.encodings import decode_image, pixels
 
-        if img.encoding == 'mono8' and img.step >= img.width:
-            arr = np.frombuffer(img.data, np.uint8, count=img.step * img.height)
-            gray: np.ndarray = arr.reshape(img.height, img.step)[:, :img.width]
+        if img.encoding == 'mono8':  # a checked view, no conversion
+            gray: np.ndarray = pixels(img)[:, :, 0]
         else:
             gray = cv2.cvtColor(decode_image(img), cv2.COLOR_RGB2GRAY)
         return cv2.resize(gray, _SMALL, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -237,16 +236,15 @@ class _Review:
     # -- pass 2 -------------------------------------------------------------------------------
     def frames(self, source: str, topics: list[str]) -> Iterator[tuple[int, int, np.ndarray]]:
         """(bag time, frame key, BGR frame) in bag order (see :meth:`read_series`)."""
-        from vbp_ros.encodings import decode_compressed, decode_image, EncodingError
+        from vbp_ros.encodings import decode_compressed, decode_image, EncodingError, pixels
 
         msgs = self.msgs
 
         def decode(topic: str, data: bytes | memoryview) -> tuple[Any, np.ndarray]:
             if self.topics[topic].ros_type == IMAGE:
                 msg = msgs.deserialize(data, msgs.Image)
-                if msg.encoding == 'mono8':
-                    arr = np.frombuffer(msg.data, np.uint8, count=msg.step * msg.height)
-                    return msg.header, arr.reshape(msg.height, msg.step)[:, :msg.width]
+                if msg.encoding == 'mono8':  # a checked view, no conversion
+                    return msg.header, pixels(msg)[:, :, 0]
                 return msg.header, decode_image(msg)
             msg = msgs.deserialize(data, msgs.CompressedImage)
             return msg.header, decode_compressed(msg)

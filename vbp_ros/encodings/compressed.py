@@ -17,8 +17,8 @@ _JPEG_NO_LENGTH = frozenset([0x01, 0xD8, *range(0xD0, 0xD8)])
 _FORMATS = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}
 
 
-def _jpeg_layout(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, offset of the start-of-scan marker) of a JPEG, or None.
+def _jpeg_layout(data: bytes) -> tuple[int, int, int, bool] | None:
+    """(width, height, offset of the start-of-scan marker, Huffman-coded) of a JPEG, or None.
 
     Walks the marker segments the way libjpeg does, including its skipping of stray bytes
     between segments, so the size read here is the size the decoder will allocate.
@@ -44,8 +44,9 @@ def _jpeg_layout(data: bytes) -> tuple[int, int, int] | None:
                 return None                      # a second frame header, or a cut one
             height, width = struct.unpack_from('>HH', data, pos + 5)
             size = (width, height)
+            huffman = marker < 0xC9              # C9-CF: arithmetic coding
         elif marker == 0xDA:                     # start of scan: the entropy-coded data follows
-            return None if size is None else (size[0], size[1], pos)
+            return None if size is None else (size[0], size[1], pos, huffman)
         pos += 2 + struct.unpack_from('>H', data, pos + 2)[0]
     return None
 
@@ -73,12 +74,16 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
                       max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Decode a CompressedImage (JPEG or PNG, the formats of image_transport) to RGB.
 
-    The format string (``'jpeg'``, ``'png'``, ``'rgb8; jpeg compressed bgr8'``, ...) is only
-    checked for unsupported variants; the data's own header decides how it is decoded. The
+    The data's own header decides how it is decoded; of the format string (``'jpeg'``,
+    ``'png'``, ``'rgb8; jpeg compressed bgr8'``, ...) only unsupported variants and a
+    ``compressed rgb8`` part (channels stored in RGB order, which image_transport's decoder
+    leaves unswapped too) count. The
     image size is read from the header and checked before anything is decoded; data whose
     header cannot be read, or in another format OpenCV could decode, is refused, so a small
     message can never make the decoder allocate a large image. EXIF orientation is ignored,
-    as by image_transport's decoder.
+    as by image_transport's decoder. Like that decoder, it accepts JPEG data that libjpeg can
+    resynchronise past (it warns "Corrupt JPEG data" on stderr and fills what it lost);
+    a JPEG too short for its declared size is refused.
 
     Args:
         msg: The CompressedImage message.
@@ -106,7 +111,15 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
             msg_ = (f'truncated or corrupt JPEG (format {fmt!r}, {len(data)} bytes): no frame '
                     'header followed by a scan')
             raise EncodingError(msg_)
-        width, height, scan = layout
+        width, height, scan, huffman = layout
+        check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
+        # Huffman coding spends at least one bit on every 8x8 block; far fewer bytes than
+        # that is a cut or crafted stream that libjpeg would fill with grey at full size.
+        blocks = -(-width // 8) * -(-height // 8)
+        if huffman and (len(data) - scan) * 16 < blocks:
+            msg_ = (f'truncated or crafted JPEG: {len(data)} bytes cannot hold a {width}x{height} '
+                    'image')
+            raise EncodingError(msg_)
         # Entropy-coded data cannot contain FF D9, so its absence after the scan means the
         # end is missing (OpenCV would return the cut image with a grey bottom).
         if data.find(b'\xff\xd9', scan) < 0:
@@ -136,6 +149,8 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
                 f'{len(data)} bytes){reason}')
         raise EncodingError(msg_)
     check_size(bgr.shape[1], bgr.shape[0], bgr.nbytes, max_side=max_side, max_bytes=max_bytes)
+    if 'compressed rgb' in fmt.partition(';')[2]:
+        return bgr  # its pixels were stored R, G, B: OpenCV's "BGR" output is RGB here
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -90,7 +90,7 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
         copy: Always return a new writable C-contiguous array. Otherwise ``rgb8`` (and
             ``rgb16``) images come back as a possibly read-only, strided view of ``msg.data``.
         max_side: Largest accepted width or height.
-        max_bytes: Largest accepted ``step * height``.
+        max_bytes: Largest accepted ``step * height``, and decoded size (width x height x 3).
 
     Returns:
         Array of shape (height, width, 3), uint8, RGB.
@@ -99,6 +99,9 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
         EncodingError: Unknown encoding, bad or absurd sizes, too little data.
     """
     enc, data = _checked(msg, max_side, max_bytes)
+    # mono8 or Bayer grow threefold to RGB
+    check_size(int(msg.width), int(msg.height), int(msg.width) * int(msg.height) * 3,
+               max_side=max_side, max_bytes=max_bytes)
     # 8-bit values, or the high byte of each 16-bit value: first byte if big endian
     offset = 1 if enc.depth == 2 and not msg.is_bigendian else 0
     arr = np.ndarray((int(msg.height), int(msg.width), enc.channels), np.uint8, buffer=data,
