@@ -110,6 +110,23 @@ def test_batch_size_does_not_change_results(make_camera_bag: Any, pipeline: Any,
                                                        abs=1e-6)
 
 
+@pytest.mark.parametrize('kind', ['bgr8', 'jpeg'])
+def test_big_frames_end_a_batch_early(make_camera_bag: Any, pipeline: Any, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    # A few batches in flight must not hold gigabytes of decoded frames.
+    import vbp_ros.bag.process as process
+    in_bag, _ = make_camera_bag(n=7, kind=kind)
+    frame_bytes = 160 * 90 * 3
+    monkeypatch.setattr(process, 'BATCH_BYTES', 2 * frame_bytes)
+    sizes: list[int] = []
+    real = pipeline.process_batch
+    monkeypatch.setattr(pipeline, 'process_batch',
+                        lambda frames, **kw: sizes.append(len(frames)) or real(frames, **kw))
+    report = process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=32),
+                         pipeline=pipeline)
+    assert sizes == [2, 2, 2, 1] and report.frames == 7
+
+
 @pytest.mark.parametrize('fmt', ['jpeg', 'raw'])
 def test_overlays(make_camera_bag: Any, pipeline: Any, tmp_path: Path, fmt: str) -> None:
     in_bag, frames = make_camera_bag(n=4)

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 LOG = logging.getLogger(__name__)
+#: A batch of camera frames is cut short once its frames take this many bytes decoded.
+BATCH_BYTES = 256 * 1024 * 1024
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
@@ -378,6 +380,7 @@ class _Run:
         limit = opts.limit
         n_frames = 0
         pending: list[tuple[int, Any, int]] = []   # (bag time, camera message, frame number)
+        pending_bytes = 0  # their size once decoded
         copies: list[tuple[str, str, int, Any]] = []
         t0 = time.perf_counter()
         for topic, stamp, data in self.messages:
@@ -390,18 +393,21 @@ class _Run:
             if topic != self.camera:
                 continue
             try:
-                pending.append((stamp, self.msgs.deserialize(data, self.cls), n_frames))
+                msg = self.msgs.deserialize(data, self.cls)
+                pending.append((stamp, msg, n_frames))
+                pending_bytes += self._decoded_size(msg)
             except self.msgs.MsgError as exc:
                 self._unusable(n_frames, stamp, exc)
             n_frames += 1
-            if len(pending) >= opts.batch_size:
+            # Batches end early when big: a few in flight must not hold gigabytes of frames.
+            if len(pending) >= opts.batch_size or pending_bytes >= BATCH_BYTES:
                 t1 = time.perf_counter()
                 self.timer.add('read', t1 - t0)
                 frames = self._decode(pending)
                 self.timer.add('decode', time.perf_counter() - t1)
                 if not _put(self.to_infer, _Batch(frames, copies), self.stop):
                     return
-                pending, copies = [], []
+                pending, copies, pending_bytes = [], [], 0
                 t0 = time.perf_counter()  # waiting for the model is not reading
         if pending or copies:
             t1 = time.perf_counter()
@@ -410,6 +416,15 @@ class _Run:
             self.timer.add('decode', time.perf_counter() - t1)
             _put(self.to_infer, _Batch(frames, copies), self.stop)
         self.reached_end = True
+
+    def _decoded_size(self, msg: Any) -> int:
+        """Bytes of a camera message once decoded to RGB, from its header alone."""
+        if self.cls is self.msgs.Image:
+            return max(0, int(msg.width) * int(msg.height) * 3)
+        from vbp_ros.encodings import peek_size
+        data = msg.data
+        size = peek_size(data if isinstance(data, bytes) else bytes(data))
+        return 0 if size is None else size[0] * size[1] * 3
 
     def _unusable(self, number: int, stamp: int, reason: Exception) -> None:
         """Log and count a camera frame that cannot be decoded; the run goes on without it."""
