@@ -44,9 +44,21 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def forget_script_requirements() -> None:
+    """Drop the ``__requires__`` that setuptools' console scripts leave in ``__main__``.
+
+    Once something imports ``pkg_resources`` (setuptools does; torch.compile imports
+    setuptools), it demands every ``install_requires`` entry under its pip name. A colcon
+    install of this package on ROS (where apt's python3-opencv is no opencv-python-headless
+    distribution) would then fail with DistributionNotFound.
+    """
+    vars(sys.modules.get('__main__', sys)).pop('__requires__', None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vbp-ros``."""
     from vbp_ros.transport.parameters import ros_args_last
+    forget_script_requirements()
     argv = ros_args_last(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

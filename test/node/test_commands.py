@@ -142,3 +142,17 @@ def test_ros_args_section_may_end_with_double_dash(capsys) -> None:
     from vbp_ros.node.main import main
     assert main(['--ros-args', '-p', 'device:=cpu', '--', '--list-params']) == 0
     assert 'mask_mode' in capsys.readouterr().out
+
+
+def test_script_requirements_do_not_reach_pkg_resources() -> None:
+    # As a console script made by setuptools (colcon on ROS) sets it: pkg_resources (absent
+    # from recent setuptools, so not imported here) would demand it by pip names that apt
+    # packages do not have.
+    code = ("import sys; __requires__ = 'vbp-ros-missing-dist==0'\n"
+            "from vbp_ros.node.main import main\n"
+            "assert main(['--list-params']) == 0\n"
+            "import __main__; assert not hasattr(__main__, '__requires__')\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

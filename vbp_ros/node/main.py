@@ -172,6 +172,8 @@ def run_node(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vbp_node``."""
+    from vbp_ros.cli import forget_script_requirements
+    forget_script_requirements()
     argv = ros_args_last(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog='vbp_node', description=__doc__.splitlines()[0])
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
