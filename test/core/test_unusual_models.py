@@ -47,6 +47,36 @@ def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool) -> None:
     assert torch.allclose(mask, want, atol=1e-5)
 
 
+@pytest.mark.parametrize('scale', [65535.0, 2e-6])  # raw 16-bit depth; a tiny input
+@pytest.mark.parametrize('batch', [1, 2])  # on one thread: NumPy chain, torch chain
+def test_extreme_input_scales_stay_in_range(scale: float, batch: int) -> None:
+    # 8 convs: float32 first, where 65535-scaled inputs gave NaN and 2e-6 a mask of max 0.03.
+    torch.manual_seed(0)
+    stages: list[tuple[nn.Module, nn.Module | None]] = []
+    width = 1
+    for v in [32, 32, 'M', 64, 64, 'M', 64, 64, 'M', 64, 64]:
+        if v == 'M':
+            stages.append((nn.MaxPool2d(2), None))
+            continue
+        conv = nn.Conv2d(width, int(v), 3, padding=1, bias=scale > 1)  # no bias to lift it
+        nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
+        stages.append((conv, nn.ReLU()))
+        width = int(v)
+    net = nn.Sequential(*[m for stage in stages for m in stage if m is not None]).eval()
+    x = torch.rand(batch, 1, 48, 64) * scale
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            _, mask = VisualBackProp(net)(x)
+    finally:
+        torch.set_num_threads(before)
+    want = reference_vbp(x, stages)
+    assert torch.isfinite(mask).all()
+    assert mask.amax((1, 2)).tolist() == pytest.approx([1.0] * batch)
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
 def test_batchnorm_in_a_training_head_needs_two_samples() -> None:
     net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 16),
@@ -300,3 +330,102 @@ def test_a_projection_shortcut_is_a_branch() -> None:
         VisualBackProp(_ProjectionShortcut())(torch.randn(1, 3, 16, 16))
     named = VisualBackProp(_ProjectionShortcut(), layers=['c0', 'c1', 'c2'])
     assert named(torch.randn(1, 3, 16, 16))[1].shape == (1, 16, 16)
+
+
+@pytest.mark.parametrize('between', [nn.Identity, lambda: nn.Dropout2d(0.3),
+                                     lambda: nn.Dropout(0.2)])
+@pytest.mark.parametrize('training', [False, True])
+def test_layers_that_hand_their_input_on_are_no_branch(between, training: bool) -> None:
+    # Identity (and Dropout in eval) return the very tensor the next conv reads.
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3)
+    net = nn.Sequential(between(), c1, nn.ReLU(), between(), c2, nn.ReLU()).train(training)
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(c1, nn.ReLU()), (c2, nn.ReLU())])
+    if not training:  # (training: dropout makes the reference differ)
+        assert torch.allclose(mask, want, atol=1e-5)
+    assert mask.shape == (2, 12, 12)
+
+
+class _BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock, with a projection shortcut when it downsamples."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.relu = nn.ReLU()
+        self.downsample = (nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1
+                           else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.relu(self.conv1(x)))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def test_named_main_path_of_a_resnet_is_followed() -> None:
+    # The 1x1 shortcut conv has the shapes of the main path's last conv; the main path (the
+    # longest chain of layers) is the one to map back through.
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), _BasicBlock(8, 8, 1),
+                        _BasicBlock(8, 16, 2), _BasicBlock(16, 16, 1)).eval()
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(ModelError, match="'3.conv1' and '3.downsample' read the same tensor"):
+        VisualBackProp(net)(x)
+    names = ['0', '2.conv1', '2.conv2', '3.conv1', '3.conv2', '4.conv1', '4.conv2']
+    _, mask = VisualBackProp(net, layers=names)(x)
+    assert mask.shape == (1, 16, 16) and torch.isfinite(mask).all()
+    # Skipping the block that downsamples: the map of 4.conv2 (8x8) is traced back through
+    # 3.conv1 (stride 2) and 3.conv2 (and 4.conv1), not through the 1x1 shortcut.
+    vbp = VisualBackProp(net, layers=['2.conv2', '4.conv2'])
+    plan = vbp._plan(x)
+    a_h, _ = plan._upsample[1]
+    assert a_h.shape == (16, 8)
+    # Row 3 of the 8x8 map reaches rows 2*(3-3)-1 .. 2*(3+3)+1 of the 16x16 one through three
+    # 3x3 convs after the stride-2 one (14 rows once clipped); the shortcut would give 5.
+    assert int((a_h[:, 3] != 0).sum()) == 14
+
+
+def test_a_batchnorm_after_the_activation_is_not_in_the_map() -> None:
+    # conv -> ReLU -> BN: the paper's map is the ReLU's output, not the shifted BN output.
+    torch.manual_seed(0)
+    c1, c2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 5, 3)
+    bn = nn.BatchNorm2d(4).eval()
+    with torch.no_grad():
+        bn.bias.fill_(-2.0)
+        bn.weight.uniform_(0.5, 2.0)
+        bn.running_mean.uniform_(-1.0, 1.0)
+    net = nn.Sequential(c1, nn.ReLU(), bn, c2, nn.ReLU()).eval()
+    # The same ReLU outputs from a net with the BN folded into the next (unpadded) conv.
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias - bn.running_mean * scale
+    folded = nn.Conv2d(4, 5, 3)
+    with torch.no_grad():
+        folded.weight.copy_(c2.weight * scale.view(1, -1, 1, 1))
+        folded.bias.copy_(c2.bias + (c2.weight.sum((2, 3)) * shift).sum(1))
+    x = torch.rand(2, 3, 20, 20)
+    with torch.no_grad():
+        assert torch.allclose(net(x), nn.Sequential(c1, nn.ReLU(), folded, nn.ReLU())(x),
+                              atol=1e-5)
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(c1, nn.ReLU()), (folded, nn.ReLU())])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+class _InPlaceFunctional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.bn, self.c2 = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.leaky_relu_(self.bn(self.c1(x)), 0.1)
+        return torch.relu(self.c2(x)).mean((2, 3))
+
+
+def test_an_in_place_functional_activation_is_not_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        VisualBackProp(_InPlaceFunctional().eval())(torch.randn(1, 3, 16, 16))
+    assert "conv layer 'c1'" not in caplog.text

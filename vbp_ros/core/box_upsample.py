@@ -65,14 +65,23 @@ def compose(steps: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
     return a_h, a_w
 
 
-#: Up to this many feature maps the chain runs in float32; deeper, in float64. The mask is a
-#: product of one averaged map per conv layer, which can leave float32's range (1e±38) after
-#: about 15 layers: VGG16 overflowed it, bias-free VGG19 underflowed it.
+#: Up to this many feature maps the eager CPU chain runs in float32 first; deeper, in float64.
+#: The mask is a product of one averaged map per conv layer, which can leave float32's range
+#: (1e±38): VGG16 overflowed it, a bias-free VGG19 underflowed it, and so can a few layers on
+#: inputs of extreme scale (raw 16-bit depth), where the chain is redone in float64.
 FLOAT32_MAPS = 8
 
 
-def chain_dtype(n_maps: int) -> torch.dtype:
-    """The dtype of the upsampling chain for ``n_maps`` feature maps."""
+def chain_dtype(n_maps: int, device: torch.device | None = None, compiled: bool = False
+                ) -> torch.dtype:
+    """The dtype of the upsampling chain for ``n_maps`` feature maps.
+
+    float32 only on the eager CPU path, which checks each result and redoes it in float64
+    when it left float32's range; on CUDA and compiled, where such a check would need a host
+    sync, always float64 (the matrices are tiny: it costs no measurable time there).
+    """
+    if compiled or (device is not None and device.type != 'cpu'):
+        return torch.float64
     return torch.float32 if n_maps <= FLOAT32_MAPS else torch.float64
 
 # Below this many multiply-adds per image, one Kronecker product matrix is cheaper than two

@@ -2,9 +2,10 @@
 
 Every leaf module call is recorded (module, input and output shapes). Convolutions and pooling
 layers are the *spatial* layers; layers whose output has the shape of their input (activations,
-BatchNorm, Dropout) pass through. The feature map of conv ``k`` is the tensor that enters the
-next layer that is not a pass-through: that is the map *after* its activation, also when the
-activation is a functional call inside a custom ``forward``.
+BatchNorm, Dropout) pass through. The feature map of conv ``k`` is the output of the last
+activation module among the pass-throughs after it; without one, the tensor that enters the next
+layer that is not a pass-through (after an activation applied functionally in a custom
+``forward``).
 """
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ class Call:
     out_id: int = 0
     in_negative: bool = False  # the input has negative values
     in_version: int = 0  # in-place changes the input had seen (same id, new content)
+    out_version: int = 0  # the same for the output, when the call returned
+
+    @property
+    def returns_its_input(self) -> bool:
+        """It handed its input tensor on untouched (nn.Identity, Dropout in eval mode)."""
+        return bool(self.in_id) and self.out_id == self.in_id and \
+            self.out_version == self.in_version
 
     @property
     def passes_through(self) -> bool:
@@ -109,8 +117,10 @@ def record_calls(model: nn.Module, x: torch.Tensor) -> list[Call]:
             seen[id(module)] = occurrence + 1
             in_shape, in_id, negative, version = pending[id(module)].pop()
             out_shape, out_id = shape_and_id(out)
+            out_version = (out._version if isinstance(out, torch.Tensor)
+                           and not out.is_inference() else 0)
             calls.append(Call(name, module, occurrence, in_shape, out_shape, in_id, out_id,
-                              negative, version))
+                              negative, version, out_version))
         return hook
 
     handles = []
@@ -203,7 +213,9 @@ def _refuse_parallel_branches(calls: list[Call], conv_idx: list[int]) -> None:
             readers.setdefault((c.in_id, c.in_version), []).append(i)
     for a in conv_idx:
         src = calls[a]
-        others = [i for i in readers.get((src.in_id, src.in_version), []) if i != a]
+        # A layer that hands the tensor on untouched (Identity, Dropout in eval) is no branch.
+        others = [i for i in readers.get((src.in_id, src.in_version), [])
+                  if i != a and not calls[i].returns_its_input]
         if src.in_id and others:
             msg = (f'layers {src.name!r} and {calls[others[0]].name!r} read the same tensor: '
                    'parallel branches, which VisualBackProp cannot chain; name the conv layers '
@@ -223,13 +235,19 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     # N×L×D tokens, whose element order differs.
     fits = j < len(calls) and (calls[j].in_shape == shape or (
         last and len(calls[j].in_shape) == 1 and _numel(calls[j].in_shape) == _numel(shape)))
+    # The post-activation map, as the paper takes it: not after a BatchNorm or Dropout that
+    # follows the activation module (conv -> ReLU -> BN would give a shifted map).
+    activations = [k for k in range(i + 1, j) if isinstance(calls[k].module, ACTIVATIONS)]
+    activated = Tap(calls[activations[-1]], 'output', shape, conv.name) if activations else None
+    if fits and activated:
+        return activated
     if fits:
-        # The tensor entering calls[j] is the one the module before it returned (no functional
-        # op in between), no activation module ran since the conv, and it has negative values:
-        # the map is read as the conv (or its BatchNorm) produced it, e.g. conv -> MaxPool ->
-        # ReLU.
+        # The tensor entering calls[j] is the one the module before it returned, unchanged (no
+        # functional op in between, in place or not), no activation module ran since the conv,
+        # and it has negative values: the map is read as the conv (or its BatchNorm) produced
+        # it, e.g. conv -> MaxPool -> ReLU.
         unactivated = (calls[j].in_negative and calls[j].in_id == calls[j - 1].out_id
-                       and not any(isinstance(c.module, ACTIVATIONS) for c in calls[i + 1:j]))
+                       and calls[j].in_version == calls[j - 1].out_version)
         if unactivated:
             _warn_before_activation(conv.name)
         return Tap(calls[j], 'input', shape, conv.name)
@@ -241,8 +259,9 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     # The map never enters another layer module (e.g. F.relu then x.mean() in a custom
     # forward) or explicitly named layers in a branching model: read it where the conv's own
     # pass-through modules end. An activation applied functionally there is not seen.
-    if j - 1 == i or not any(isinstance(c.module, ACTIVATIONS) for c in calls[i + 1:j]):
-        _warn_before_activation(conv.name)
+    if activated:
+        return activated
+    _warn_before_activation(conv.name)
     return Tap(calls[j - 1], 'output', shape, conv.name)
 
 
@@ -258,20 +277,30 @@ def _upsample_between(calls: list[Call], hw_in: tuple[int, ...], tap: Tap
     """Box-upsampling matrices from ``tap``'s map back to the previous map's size ``hw_in``.
 
     ``calls`` runs from just after the previous map's conv to this map's conv (its last item).
-    Walking backwards from the conv, a spatial layer is on the path when its output has exactly
-    the shape the path needs next; layers of side branches are skipped that way.
+    The path is the longest sequence of spatial layers, in forward order, each taking the
+    shape the one before it gave, from the previous map's size to the conv: with named layers
+    in a residual net, that is the main path, not a shortcut's 1x1 conv of the same shapes.
     """
     conv = calls[-1]
-    path = [conv]
-    need = conv.in_shape
-    for c in reversed(calls[:-1]):
-        if isinstance(c.module, CONV + POOL + PAD) and c.out_shape == need:
-            path.append(c)
-            need = c.in_shape
-    if tuple(need[1:]) != tuple(hw_in):
+    spatial = [c for c in calls[:-1] if isinstance(c.module, CONV + POOL + PAD)] + [conv]
+    # longest[k]: layers on the longest path from the previous map through spatial[k]
+    longest: list[int] = []
+    parent: list[int] = []
+    for k, c in enumerate(spatial):
+        best, via = (1, -1) if tuple(c.in_shape[1:]) == tuple(hw_in) else (0, -1)
+        for u in range(k):
+            if longest[u] and spatial[u].out_shape == c.in_shape and longest[u] + 1 >= best:
+                best, via = longest[u] + 1, u  # ties: the later layer, nearer the conv
+        longest.append(best)
+        parent.append(via)
+    if not longest[-1]:
         msg = (f'conv layer {tap.conv_name!r}: its input (spatial size {tuple(conv.in_shape[1:])})'
                f' cannot be traced back to the previous map of size {tuple(hw_in)}')
         raise ModelError(msg)
+    path, k = [], len(spatial) - 1
+    while k >= 0:
+        path.append(spatial[k])
+        k = parent[k]
     steps = []
     for op in reversed(path):
         fp = Footprint.of(op.module)

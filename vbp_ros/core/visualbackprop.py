@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -38,9 +39,9 @@ class VbpResult:
         averaged: per conv layer (shallow to deep) the N×h×w channel-averaged feature maps.
         intermediate: per conv layer ``k`` (shallow to deep, as in the paper's figure) the mask
             scaled up from map ``k`` to the size of the map below it (the input for ``k = 0``),
-            before it is multiplied with that map;
-            float64 for nets of more than ``FLOAT32_MAPS`` conv layers, whose products can leave
-            float32's range (float32 otherwise).
+            before it is multiplied with that map; float32 on the CPU for nets of up to
+            ``FLOAT32_MAPS`` conv layers whose products stay within float32's range, float64
+            otherwise.
     """
 
     output: torch.Tensor
@@ -59,9 +60,11 @@ class _Plan:
         # (constant) upsampling of each map, which costs nothing.
         upsample = [(a_h / tap.shape[0], a_w) for (a_h, a_w), tap in zip(chain.upsample,
                                                                          chain.taps)]
-        self.dtype = chain_dtype(len(chain.taps))
+        self.dtype = chain_dtype(len(chain.taps), device, for_compile)
         self.up = [BoxUpsample(a, b, device, self.dtype) for a, b in upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
+        self._upsample, self._device = upsample, device
+        self._wide: list[BoxUpsample] | None = None
         self.shapes = [t.shape for t in chain.taps]
         # Maps read from a flattened tensor (e.g. the input of a Linear) need a reshape.
         self.reshape = [len(t.call.in_shape if t.where == 'input' else t.call.out_shape) != 3
@@ -88,6 +91,13 @@ class _Plan:
         # Otherwise forward hooks read the maps. Made once per plan: compiled code then sees the
         # same hook functions on every call (new ones would make TorchDynamo recompile).
         self.hooks = _TapHooks(chain.taps, self.channel_sum) if flat is None else None
+
+    def wide_steps(self) -> list[BoxUpsample]:
+        """The steps in float64 (made on first use), for products that left float32's range."""
+        if self._wide is None:
+            self._wide = [BoxUpsample(a, b, self._device, torch.float64)
+                          for a, b in self._upsample]
+        return self._wide
 
     def capturing(self) -> contextlib.AbstractContextManager[None]:
         """The block in which a forward pass leaves its maps for :meth:`VisualBackProp._run`
@@ -360,10 +370,17 @@ class VisualBackProp:
             # of the maps. These matrices are tiny, so per-call overhead dominates, and NumPy's
             # is a fraction of PyTorch's. Not with more torch threads or larger batches: there
             # NumPy's BLAS threads would compete with PyTorch's spinning ones.
-            arr = upsample_chain([m.numpy() for m in maps], plan.numpy_steps)
-            return VbpResult(output, torch.from_numpy(_normalise_numpy(arr)))
+            arrays = [m.numpy() for m in maps]
+            mask_np = _normalise_numpy(upsample_chain(arrays, plan.numpy_steps))
+            if mask_np is None:  # out of float32's range
+                wide = [s.numpy() for s in plan.wide_steps()]
+                mask_np = _normalise_numpy(upsample_chain(arrays, wide))
+            return VbpResult(output, torch.from_numpy(mask_np))
         inter: list[torch.Tensor] | None = [] if intermediates else None
         mask = _normalise(upsample_chain(maps, plan.up, inter))
+        if mask is None:  # out of float32's range
+            inter = [] if intermediates else None
+            mask = _normalise(upsample_chain(maps, plan.wide_steps(), inter))
         if inter is None:
             return VbpResult(output, mask)
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
@@ -371,21 +388,33 @@ class VisualBackProp:
                          intermediate=[t.contiguous() for t in inter[::-1]])  # float64
 
 
-def _normalise(mask: torch.Tensor) -> torch.Tensor:
+#: A float32 mask whose range (max - min) is not within [this, inf) has left float32's
+#: range somewhere in the chain (or is constant), and is redone in float64.
+_FLOAT32_SPAN = 1e-30
+
+
+def _normalise(mask: torch.Tensor) -> torch.Tensor | None:
     """Min-max normalise each N×H×W mask to [0, 1] (float32, contiguous); a constant mask
-    becomes 0, never NaN."""
+    becomes 0, never NaN. None for a float32 mask on the CPU that left float32's range."""
     lo = mask.amin((1, 2), keepdim=True)
     span = mask.amax((1, 2), keepdim=True) - lo
+    if mask.dtype == torch.float32 and mask.device.type == 'cpu' and \
+            not torch.compiler.is_compiling():
+        low, high = torch.aminmax(span)
+        if not (_FLOAT32_SPAN <= float(low) and float(high) < math.inf):
+            return None
     # span 0 means (mask - lo) = 0, which stays 0 times any finite scale.
     scale = span.clamp_min_(torch.finfo(mask.dtype).tiny).reciprocal_()
     return (mask - lo).mul_(scale).float().contiguous()
 
 
-def _normalise_numpy(mask: np.ndarray) -> np.ndarray:
-    """:func:`_normalise` for NumPy arrays."""
+def _normalise_numpy(mask: np.ndarray) -> np.ndarray | None:
+    """:func:`_normalise` for NumPy arrays (one image: the single-thread batch-1 path)."""
     flat = mask.reshape(mask.shape[0], -1)
     lo = flat.min(axis=1, keepdims=True)
     span = flat.max(axis=1, keepdims=True) - lo
+    if flat.dtype == np.float32 and not _FLOAT32_SPAN <= float(span.min()) < math.inf:
+        return None
     out = flat - lo
     out *= 1.0 / np.maximum(span, np.finfo(flat.dtype).tiny)
     return out.astype(np.float32, copy=False).reshape(mask.shape)
