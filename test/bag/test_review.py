@@ -211,3 +211,31 @@ def test_an_empty_or_short_mask_is_a_bag_error(tmp_path: Path, bad: dict) -> Non
                     msgs.serialize(msgs.Image(header=header, **fields)), (k + 1) * 10**8 + 1)
     with pytest.raises(BagError, match='unreadable message on /vbp/mask'):
         review_bag(tmp_path / 'a', tmp_path / 'out')
+
+
+def test_only_its_own_thumbnails_are_replaced(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'drive')
+    mine = tmp_path / 'rev' / 'frames' / 'notes.txt'
+    mine.parent.mkdir(parents=True)
+    mine.write_text('keep me')
+    stale = tmp_path / 'rev' / 'frames' / 'steer_007.jpg'
+    stale.write_bytes(b'old thumbnail')
+    review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=1, video=False))
+    assert mine.read_text() == 'keep me' and not stale.exists()
+
+
+def test_a_named_topic_must_exist(tmp_path: Path) -> None:
+    # A mistyped overlay topic must not fall back to treating the real overlay as a camera.
+    _write_drive(tmp_path / 'drive', camera=False)
+    with pytest.raises(BagError, match='no topic /vbp/overlays in'):
+        review_bag(tmp_path / 'drive', tmp_path / 'rev',
+                   ReviewOptions(overlay_topic='/vbp/overlays', required=('/vbp/overlays',)))
+    assert cli_main(['review', str(tmp_path / 'drive'), '--overlay-topic', '/nope',
+                     '--no-progress']) == 2
+
+
+def test_review_of_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_drive(tmp_path / 'drive')
+    monkeypatch.chdir(tmp_path / 'drive')
+    assert cli_main(['review', '.', '--no-video', '--no-progress']) == 0
+    assert (tmp_path / 'drive_review' / 'index.html').is_file()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import logging
+import math
 from pathlib import Path
-import shutil
+import re
 from typing import Any, Callable, TYPE_CHECKING
 
 import cv2
@@ -48,6 +49,7 @@ class ReviewOptions:
         crf, preset: libx264 quality and speed.
         thumb_width: thumbnail width on the page.
         video: make the video (the page is always made).
+        required: topics the user named, which must be in the bag (the others fall back).
     """
 
     steering_topic: str = '/vbp/steering'
@@ -62,6 +64,7 @@ class ReviewOptions:
     preset: str = 'veryfast'
     thumb_width: int = 320
     video: bool = True
+    required: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check values early.
@@ -77,6 +80,8 @@ class ReviewOptions:
             raise ValueError(f'plot_height {self.plot_height} must be at least 32')
         if self.thumb_width < 16:
             raise ValueError(f'thumb_width {self.thumb_width} must be at least 16')
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f'fps {self.fps} must be a number > 0')
 
 
 @dataclass
@@ -157,6 +162,10 @@ class _Review:
         """Return ('overlay'|'camera+mask'|'mask'|'camera', the topics to read frames from)."""
         listing = ', '.join(f'{t} [{i.ros_type}]' for t, i in self.topics.items()) or 'none'
         o = self.opts
+        missing = [t for t in o.required if t not in self.topics]
+        if missing:
+            raise BagError(f'no topic {", ".join(missing)} in {self.reader.path}; it has: '
+                           f'{listing}')
         if self._topic(o.steering_topic, (ACKERMANN,)) is None:
             msg = (f'no steering topic {o.steering_topic} ({ACKERMANN}) in {self.reader.path}; '
                    f'it has: {listing}. Run `vbp-ros process` on a camera bag first.')
@@ -425,15 +434,23 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
         BagError: unreadable bag, missing topics, undecodable frames, no video encoder.
     """
     opts = options or ReviewOptions()
-    bag = Path(bag)
+    bag = Path(bag).resolve()  # ('.' has no name to build the default output folder from)
     out = Path(out_dir) if out_dir is not None else bag.with_name(bag.name + '_review')
     if out.exists() and not out.is_dir():
         raise BagError(f'{out} exists and is not a folder')
     with BagReader(bag, salvage=salvage) as reader:
-        out.mkdir(parents=True, exist_ok=True)
-        if (out / 'frames').is_dir():
-            shutil.rmtree(out / 'frames')
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BagError(f'cannot create the output folder {out}: {exc}') from None
+        for old in (out / 'frames').glob('*.jpg'):  # thumbnails of an earlier review only
+            if _THUMBNAIL.fullmatch(old.name):
+                old.unlink()
         return _Review(reader, out, opts, progress, on_start).run()
+
+
+#: The names :meth:`_Review` gives thumbnails (``frames/steering_003_before.jpg``).
+_THUMBNAIL = re.compile(r'[a-z]+_\d{3}(_before)?\.jpg')
 
 
 def _video_size(width: int, height: int, want: int | None) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from vbp_ros.commands.arguments import positive_float, positive_int
 from vbp_ros.commands.progress import progress_bar
 
 NAME = 'review'
@@ -24,19 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument('bag', help='bag with /vbp/steering and /vbp/overlay or /vbp/mask')
     parser.add_argument('-o', '--out', default=None, help='output folder (default BAG_review)')
-    parser.add_argument('--top', type=int, default=12, help='frames per highlight gallery')
-    parser.add_argument('--width', type=int, default=None,
+    parser.add_argument('--top', type=positive_int, default=12,
+                        help='frames per highlight gallery')
+    parser.add_argument('--width', type=positive_int, default=None,
                         help='video width (default: the frame width, at most 1280)')
-    parser.add_argument('--fps', type=float, default=None,
+    parser.add_argument('--fps', type=positive_float, default=None,
                         help='video frame rate (default: from the frame times)')
     parser.add_argument('--crf', type=int, default=23, help='H.264 quality (lower = better)')
     parser.add_argument('--no-video', dest='video', action='store_false',
                         help='only the HTML page and thumbnails')
     parser.add_argument('--camera-topic', default=None,
                         help='camera topic to compose overlays from when the bag has none')
-    parser.add_argument('--steering-topic', default='/vbp/steering')
-    parser.add_argument('--mask-topic', default='/vbp/mask')
-    parser.add_argument('--overlay-topic', default='/vbp/overlay')
+    parser.add_argument('--steering-topic', default=None, help='default /vbp/steering')
+    parser.add_argument('--mask-topic', default=None,
+                        help='default /vbp/mask (used when there is no overlay topic)')
+    parser.add_argument('--overlay-topic', default=None, help='default /vbp/overlay')
     parser.add_argument('--salvage', action='store_true',
                         help='read the complete records of a cut-off MCAP recording')
     parser.add_argument('--no-progress', dest='progress', action='store_false',
@@ -48,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from vbp_ros.bag.review import review_bag, ReviewOptions
 
     try:
-        opts = ReviewOptions(steering_topic=args.steering_topic, mask_topic=args.mask_topic,
-                             overlay_topic=args.overlay_topic, camera_topic=args.camera_topic,
-                             top_k=args.top, width=args.width, fps=args.fps, crf=args.crf,
-                             video=args.video)
+        named = {'steering_topic': args.steering_topic, 'mask_topic': args.mask_topic,
+                 'overlay_topic': args.overlay_topic}
+        opts = ReviewOptions(**{k: v for k, v in named.items() if v is not None},
+                             camera_topic=args.camera_topic, top_k=args.top, width=args.width,
+                             fps=args.fps, crf=args.crf, video=args.video,
+                             required=tuple(v for v in named.values() if v is not None))
     except ValueError as exc:
         LOG.error('%s', exc)
         return 2
