@@ -51,8 +51,16 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
     if compiled:
         c_fwd = torch.compile(model, dynamic=False)
         c_vbp = VisualBackProp(model, compile=True)
-        fns['forward[compiled]'] = lambda: c_fwd(x)
-        fns['forward+vbp[compiled]'] = lambda: c_vbp(x)
+        try:  # compiles now (e.g. no C++ compiler: say so, time the rest)
+            c_fwd(x), c_vbp(x)
+        except Exception as exc:  # noqa: BLE001 -- Inductor raises many kinds
+            first = (str(exc).strip().splitlines() or [''])[0]
+            print(f'torch.compile failed, compiled variants skipped: {type(exc).__name__}: '
+                  f'{first}', file=sys.stderr)
+            compiled = False
+        else:
+            fns['forward[compiled]'] = lambda: c_fwd(x)
+            fns['forward+vbp[compiled]'] = lambda: c_vbp(x)
     if compiled and graphs:  # Inductor's kernels replayed as CUDA graphs
         cg_fwd = torch.compile(model, dynamic=False, mode='reduce-overhead')
         cg_vbp = VisualBackProp(model, compile='reduce-overhead')

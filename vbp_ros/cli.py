@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except VbpError as exc:
         logging.getLogger('vbp_ros').error('%s', exc)
         return 2
+    except OSError as exc:  # e.g. an output path under a file, a full disk
+        logging.getLogger('vbp_ros').error('%s', exc, exc_info=args.verbose)
+        return 1
     except KeyboardInterrupt:
         return 130
 

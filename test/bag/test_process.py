@@ -206,6 +206,19 @@ def test_refuses_existing_output(make_camera_bag: Any, pipeline: Any, tmp_path: 
     (tmp_path / 'out').mkdir()
     with pytest.raises(BagError, match='exists already'):
         process_bag(in_bag, tmp_path / 'out', pipeline=pipeline)
+    (tmp_path / 'new.incomplete').mkdir()
+    with pytest.raises(BagError, match='exists already.*interrupted run: delete it'):
+        process_bag(in_bag, tmp_path / 'new', pipeline=pipeline)
+
+
+def test_a_killed_run_s_staging_folder_is_pointed_out(make_camera_bag: Any, pipeline: Any,
+                                                       tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    in_bag, _ = make_camera_bag(n=1)
+    stale = tmp_path / '.out.partial-999999999'   # no such process
+    stale.mkdir()
+    process_bag(in_bag, tmp_path / 'out', pipeline=pipeline)
+    assert f'{stale} holds a bag of an earlier run' in caplog.text
 
 
 @pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])

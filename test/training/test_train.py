@@ -153,3 +153,23 @@ def test_block_split_keeps_runs_of_frames_together():
     # block 1 is the frame-wise split it always was
     a, b = data.split(0.2, seed=1), data.split(0.2, seed=1, block=1)
     assert np.array_equal(a[1].targets, b[1].targets)
+
+
+def test_model_files_get_the_usual_mode(tmp_path: Path, tiny_data):
+    # safetensors creates files readable by the owner only; a model is meant to be shared.
+    import os
+    import stat
+    tr, va = tiny_data
+    train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for path in (tmp_path / 'm.safetensors', tmp_path / 'run' / 'checkpoint.safetensors'):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_an_unwritable_output_is_refused_before_training(tmp_path: Path) -> None:
+    from vbp_ros.cli import main as cli_main
+    (tmp_path / 'file').write_text('')
+    assert cli_main(['train', '--out', str(tmp_path / 'file' / 'm.safetensors'),
+                     '--frames', '64', '--epochs', '1', '--no-progress']) == 2
+    assert not (tmp_path / 'file').is_dir()

@@ -309,7 +309,15 @@ class BagWriter:
         self.staged = staged
         for p in (self.path, self.incomplete_path) if staged else (self.path,):
             if p.exists() or p.is_symlink():
-                raise BagError(f'{p} exists already; not overwriting it')
+                hint = (' (the frames of an interrupted run: delete it, or rename it to keep '
+                        'it)' if p == self.incomplete_path else '')
+                raise BagError(f'{p} exists already; not overwriting it{hint}')
+        if staged:
+            for stale in self.path.parent.glob(f'.{self.path.name}.partial-*'):
+                pid = stale.name.rsplit('-', 1)[-1]
+                if not (pid.isdigit() and _running(int(pid))):
+                    LOG.warning('%s holds a bag of an earlier run that was killed before it '
+                                'could finish it; delete it when you do not need it', stale)
         self.final_path: Path | None = None
         self._stage_dir: Path | None = None
         self._writer: Any = None
@@ -510,6 +518,17 @@ class BagWriter:
         """Close; after an exception a staged bag is closed as incomplete. Never suppresses."""
         self.close(complete=exc_type is None)
         return False
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
 
 
 def _free_name(path: Path) -> Path:

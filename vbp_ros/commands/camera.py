@@ -7,10 +7,11 @@ available, otherwise over ROS 2 wire-compatible DDS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import threading
 
-from vbp_ros.commands.arguments import positive_int
+from vbp_ros.commands.arguments import positive_float, positive_int
 from vbp_ros.node.main import add_middleware_arguments, make_transport
 from vbp_ros.stop_signals import stop_on_signals
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frame-id', default='camera', help='header frame_id')
     parser.add_argument('--reliability', default='best_effort',
                         choices=['best_effort', 'reliable'], help='QoS reliability')
-    parser.add_argument('--duration', type=float, default=None, help='seconds to run')
+    parser.add_argument('--duration', type=positive_float, default=None, help='seconds to run')
     parser.add_argument('--count', type=positive_int, default=None, help='frames to publish')
     parser.add_argument('--seed', type=int, default=0, help='synthetic world seed')
     parser.add_argument('--wait-subscriber', type=float, default=0.0, metavar='SECONDS',
@@ -43,10 +44,15 @@ def run(args: argparse.Namespace) -> int:
     """Publish until Ctrl-C, ``--duration`` or ``--count``."""
     from vbp_ros.node.camera import CameraPublisher
     from vbp_ros.node.sources import open_source
-    source = open_source(args.source, args.width, args.height, args.rate or 30.0, args.seed)
-    transport = make_transport(args)
-    stop = threading.Event()
-    try:
+    with contextlib.ExitStack() as cleanup:  # undone in reverse order, also on errors
+        source = open_source(args.source, args.width, args.height, args.rate or 30.0,
+                             args.seed)
+        if hasattr(source, 'close'):
+            cleanup.callback(source.close)
+        transport = make_transport(args)
+        cleanup.callback(transport.close)
+        stop = threading.Event()
+        cleanup.callback(stop.set)
         cam = CameraPublisher(transport, source.frames(), args.topic, args.rate, args.encoding,
                               args.frame_id, args.reliability)
         LOG.info('publishing %s %dx%d %s at %s Hz on %s', args.source, args.width, args.height,
@@ -61,7 +67,4 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             sent = cam.sent
         LOG.info('published %d frames', sent)
-    finally:
-        stop.set()
-        transport.close()
     return 0

@@ -6,22 +6,24 @@ With ``--bench`` it runs the latency benchmark instead (node in its own process)
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from vbp_ros.commands.arguments import positive_int
+from vbp_ros.commands.arguments import non_negative_float, non_negative_int, positive_float, \
+    positive_int
 from vbp_ros.stop_signals import stop_on_signals
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Demo options."""
-    parser.add_argument('--duration', type=float, default=10.0, help='seconds to stream')
+    parser.add_argument('--duration', type=positive_float, default=10.0, help='seconds to stream')
     parser.add_argument('--width', type=positive_int, default=640, help='camera width')
     parser.add_argument('--height', type=positive_int, default=480, help='camera height')
-    parser.add_argument('--rate', type=float, default=30.0, help='camera Hz (0: flood)')
+    parser.add_argument('--rate', type=non_negative_float, default=30.0, help='camera Hz (0: flood)')
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic', 'pattern', a video file or an image folder")
     parser.add_argument('--out', default='demo-out', help='folder for overlay PNGs')
-    parser.add_argument('--pngs', type=int, default=4, help='overlay PNGs to write')
+    parser.add_argument('--pngs', type=non_negative_int, default=4, help='overlay PNGs to write')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--model', default='', help='model file; default: bundled model')
     parser.add_argument('--domain-id', type=int, default=None, help='DDS domain')
@@ -38,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo (or the benchmark)."""
     if args.bench:
         from vbp_ros.node.bench_latency import main as bench_main
+        defaults = {'duration': 10.0, 'width': 640, 'height': 480, 'rate': 30.0,
+                    'source': 'synthetic', 'pngs': 4, 'out': 'demo-out'}
+        ignored = [f'--{k}' for k, v in defaults.items() if getattr(args, k) != v]
+        if ignored:
+            logging.getLogger('vbp_ros.demo').warning(
+                '--bench runs its own fixed configurations; ignoring %s', ' '.join(ignored))
         model = ['--model', args.model] if args.model else []
         return bench_main(['--device', args.device, *model])
     from vbp_ros.node.demo import run_demo

@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 
+from vbp_ros.commands.arguments import positive_float, positive_int
 from vbp_ros.node.listener import OutputListener, OUTPUTS, Received
 from vbp_ros.node.main import add_middleware_arguments, make_transport, spin_until_stopped
 from vbp_ros.stop_signals import stop_on_signals
@@ -24,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'comma-separated subset of {",".join(OUTPUTS)}')
     parser.add_argument('--reliability', default='best_effort',
                         choices=['best_effort', 'reliable'], help='QoS of the subscriptions')
-    parser.add_argument('--count', type=int, default=None, help='stop after N messages')
-    parser.add_argument('--duration', type=float, default=None, help='stop after N seconds')
+    parser.add_argument('--count', type=positive_int, default=None, help='stop after N messages')
+    parser.add_argument('--duration', type=positive_float, default=None, help='stop after N seconds')
     add_middleware_arguments(parser, 'vbp_echo')
 
 

@@ -47,18 +47,22 @@ def run(args: argparse.Namespace) -> int:
         LOG.error('methods %s are not available (available: %s)', unknown or '(none given)',
                   ', '.join(sorted(METHODS)))
         return 2
+    out = Path(args.out_dir)
+    try:  # before the evaluation, not after it
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        LOG.error('cannot create the output folder %s: %s', out, exc)
+        return 2
     model, spec = load_model(args.model, model_class=args.model_class)
     cfg = EvalConfig(frames=args.frames, seed=args.seed, methods=methods)
     res = evaluate(model, spec.preprocess, cfg, progress=not args.no_progress)
     text = format_tables(res)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig = save_figure(res, out / 'evaluation.png')
     (out / 'evaluation.md').write_text(text)
     (out / 'evaluation.json').write_text(json.dumps(
         {'model': str(args.model or 'bundled'), 'frames': cfg.frames, 'seed': cfg.seed,
          'model_rmse': res.examples.get('model_rmse'), 'fractions': res.fractions,
          'rows': res.rows, 'curves': res.curves}, indent=2))
+    fig = save_figure(res, out / 'evaluation.png')
     print(f'held-out set: {cfg.frames} synthetic frames (seed {cfg.seed}); model RMSE '
           f'{res.examples.get("model_rmse", float("nan")):.5f} 1/m\n')
     print(text)

@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     from vbp_ros.training.dataset import ArrayData, synthetic_data
     from vbp_ros.training.train import TrainConfig, train
 
+    from vbp_ros.core.model_file import check_writable
+
+    check_writable(args.out)  # before the training, not after it
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     pre = Preprocess()
@@ -120,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
             'max_curvature': args.max_curvature if not args.bag else None,
             'target': 'pure-pursuit curvature to the lane centre 15 m ahead, 1/m, + = left',
             'command': command}
-    res = train(train_data, val_data, out, run_dir, cfg, preprocess=pre, resume=args.resume,
-                info=info)
+    try:
+        res = train(train_data, val_data, out, run_dir, cfg, preprocess=pre,
+                    resume=args.resume, info=info)
+    except KeyboardInterrupt:
+        LOG.warning('interrupted: no model written; the checkpoint of the last finished epoch '
+                    '(if any) is in %s, continue with the same command and --resume', run_dir)
+        return 130
     last = res.history[-1] if res.history else {}
     LOG.info('val RMSE %.5f 1/m (target std %.5f), sign accuracy %.3f; masks in %s',
              last.get('val_rmse', float('nan')), last.get('target_std', float('nan')),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -57,11 +58,47 @@ class ModelSpec:
                    output=d.get('output', 'inverse_turning_radius'), info=d.get('info', {}))
 
 
+def check_writable(path: str | Path) -> Path:
+    """Make ``path``'s folder and check a file can be written there (before hours of training).
+
+    Raises:
+        ModelError: the folder cannot be made or written to, or ``path`` is a folder.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f'cannot create the folder of {path}: {exc}') from None
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise ModelError(f'cannot write the model file {path}')
+    return path
+
+
 def save_model(model: nn.Module, path: str | Path, spec: ModelSpec) -> None:
-    """Write ``model``'s weights and ``spec`` to a safetensors file."""
+    """Write ``model``'s weights and ``spec`` to a safetensors file.
+
+    Raises:
+        ModelError: the file cannot be written.
+    """
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata={METADATA_KEY: spec.to_json()})
+    path = check_writable(path)
+    try:
+        save_file(state, str(path), metadata={METADATA_KEY: spec.to_json()})
+    except OSError as exc:
+        raise ModelError(f'cannot write the model file {path}: {exc}') from None
+    share_as_umask_allows(path)
+
+
+def share_as_umask_allows(path: Path) -> None:
+    """Give a file the mode new files get (safetensors creates them readable by the owner
+    only, unlike every other output)."""
+    try:  # Linux says it without changing it (os.umask would, for a moment, for all threads)
+        status = Path('/proc/self/status').read_text()
+        mask = int(status.split('Umask:', 1)[1].split()[0], 8)
+    except (OSError, IndexError, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    path.chmod(0o666 & ~mask)
 
 
 def read_spec(path: str | Path) -> ModelSpec:

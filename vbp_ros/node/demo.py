@@ -160,6 +160,9 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                     _save_overlay(path, rgb, mask)
                     summary.pngs.append(path)
             second += 1
+        if out is not None and len(summary.pngs) < pngs:
+            say(f'warning: wrote {len(summary.pngs)} of {pngs} overlay PNGs: the camera frames '
+                'of the others were gone by then (a flood keeps only the last 120 frames)')
         time.sleep(0.3)
         node.stop()
         counts = node.stats.snapshot()

@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Any
 
+from vbp_ros.commands.arguments import positive_float
 from vbp_ros.errors import VbpError
 from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.stop_signals import stop_on_signals
@@ -53,7 +54,7 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help='record camera and all outputs into a rosbag2 bag in DIR')
     parser.add_argument('--record-storage', choices=['mcap', 'sqlite3'], default='mcap',
                         help='storage format of the --record bag (default %(default)s)')
-    parser.add_argument('--duration', type=float, default=None,
+    parser.add_argument('--duration', type=positive_float, default=None,
                         help='stop after this many seconds (default: run until Ctrl-C)')
     parser.add_argument('--list-params', action='store_true',
                         help='print every parameter with default, constraints and description')

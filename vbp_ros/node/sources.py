@@ -112,8 +112,10 @@ class WorldSource:
         return not self._thread.is_alive()
 
     def close(self) -> None:
-        """Stop rendering."""
+        """Stop rendering and wait for the renderer (a daemon thread still inside OpenCV at
+        interpreter exit aborts the process)."""
         self._stop.set()
+        self._thread.join()
 
     def frames(self) -> Iterator[np.ndarray]:
         """Yield frames forever (ping-pong over the clip once it is rendered)."""

@@ -36,7 +36,11 @@ def pick_device(device: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
     if device == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or "
+                         "'cuda:N'") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise InputError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
     return dev

@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from vbp_ros.core.model_file import share_as_umask_allows
 from vbp_ros.training.errors import TrainingError
 
 META_KEY = 'vbp_ros_checkpoint'
@@ -33,6 +34,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp')
     save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+    share_as_umask_allows(tmp)
     tmp.replace(path)
 
 

@@ -352,7 +352,8 @@ def save_figure(res: EvalResult, path: str | Path) -> Path:
     ax2.set_ylim(0, 1)
     ax2.legend(fontsize=7)
     ax2.set_title('Localisation')
-    panels = [(0, ''), (1, ''), (0, ' (random weights)')]
+    second = min(1, len(res.examples['image']) - 1)  # a one-frame evaluation has one example
+    panels = [(0, ''), (second, ''), (0, ' (random weights)')]
     for row, (k, suffix) in enumerate(panels):
         a = fig.add_subplot(gs[1 + row, 0])
         a.imshow(res.examples['image'][k])
