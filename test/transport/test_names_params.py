@@ -131,3 +131,10 @@ def test_ros_args_parsing() -> None:
 ])
 def test_ros_args_sections_end_at_double_dash(argv: list, expected: list) -> None:
     assert ros_args_last(argv) == expected
+
+
+def test_ros_args_without_a_value_or_unknown_to_us(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ParamError, match='-p at the end of the ROS arguments needs a value'):
+        split_ros_args(['--ros-args', '-p'])
+    split_ros_args(['--ros-args', '--log-level', 'debug', '-p', 'a:=1'])
+    assert 'ignoring ROS arguments that only rcl applies: --log-level debug' in caplog.text

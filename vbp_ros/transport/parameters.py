@@ -6,6 +6,7 @@ file (``<node>: ros__parameters:`` or ``/**: ros__parameters:``) and ``name:=val
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 import re
@@ -203,7 +204,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     sep = ':=' if ':=' in text else '='
     name, eq, raw = text.partition(sep)
     if not eq or not name:
-        msg = f'expected name:=value, got {text!r}'
+        msg = f'expected name:=value (or name=value), got {text!r}'
         raise ParamError(msg)
     try:
         value = yaml.safe_load(raw) if raw != '' else ''
@@ -275,10 +276,13 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
     remaps: dict[str, str] = {}
     files: list[str] = []
     words = list(argv)
+    ignored: list[str] = []
     i = 0
     in_ros = False
     while i < len(words):
         word = words[i]
+        if in_ros and word in _WITH_VALUE and i + 1 == len(words):
+            raise ParamError(f'{word} at the end of the ROS arguments needs a value')
         if word == '--ros-args':
             in_ros = True
         elif in_ros and word == '--':
@@ -297,9 +301,15 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
         elif in_ros and word == '--params-file' and i + 1 < len(words):
             files.append(words[i + 1])
             i += 1
-        elif in_ros:
-            pass  # other rcl arguments (--log-level, --enclave, ...) do not apply without ROS
+        elif in_ros:  # other rcl arguments (--log-level, --enclave, ...) need rcl
+            ignored.append(word)
         else:
             rest.append(word)
         i += 1
+    if ignored:
+        logging.getLogger(__name__).warning('ignoring ROS arguments that only rcl applies: %s',
+                                            ' '.join(ignored))
     return rest, params, remaps, files
+
+
+_WITH_VALUE = ('-p', '--param', '-r', '--remap', '--params-file')
