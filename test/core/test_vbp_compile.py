@@ -138,3 +138,17 @@ def test_compile_mode_is_passed_on(inductor: None) -> None:
         assert torch.allclose(res.mask, VisualBackProp(net)(x)[1], atol=1e-5)
     assert len(seen) == 1 and seen[0] is res.output
     assert vbp.compile and vbp._compile_mode == 'reduce-overhead'
+
+
+def test_compiled_chain_stays_in_float32_range(inductor: None) -> None:
+    # Maps of ~1e13 each: their product passes float32's maximum unless scaled first.
+    torch.manual_seed(3)
+    convs = [nn.Conv2d(1, 8, 3, padding=1), nn.Conv2d(8, 8, 3, 2), nn.Conv2d(8, 8, 3),
+             nn.Conv2d(8, 8, 3)]
+    net = nn.Sequential(*[m for c in convs for m in (c, nn.ReLU())]).eval()
+    x = torch.rand(2, 1, 32, 40) * 1e14
+    with torch.no_grad():
+        _, mask = VisualBackProp(net, compile=True)(x)
+    expected = reference_vbp(x, [(c, nn.ReLU()) for c in convs])
+    assert torch.isfinite(mask).all()
+    assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()

@@ -331,12 +331,14 @@ class VisualBackProp:
         along width and height (see :func:`_axis_step`) and the normalisation. Any hooks are
         attached outside: registering them inside would break the graph."""
         output, maps = self._run(x, plan)
-        mask = maps[-1].to(plan.dtype)
+        # Each map scaled to a maximum of 1: the normalised mask does not change (it is a
+        # product of the maps), and no chain leaves float32's range.
+        mask = _unit(maps[-1])
         for k in range(len(maps) - 1, -1, -1):
             along_w, along_h = plan.axis_steps[k]
             mask = along_h(along_w(mask))
             if k:
-                mask = mask * maps[k - 1]
+                mask = mask * _unit(maps[k - 1])
         return output, _normalise(mask)
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -386,6 +388,12 @@ class VisualBackProp:
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
         return VbpResult(output, mask, averaged=averaged,
                          intermediate=[t.contiguous() for t in inter[::-1]])  # float64
+
+
+def _unit(m: torch.Tensor) -> torch.Tensor:
+    """Each N×h×w map divided by its largest magnitude (float32; an all-zero map stays 0)."""
+    m = m.float()
+    return m / m.abs().amax((1, 2), keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
 
 
 #: A float32 mask whose range (max - min) is not within [this, inf) has left float32's
