@@ -47,6 +47,7 @@ def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool) -> None:
     assert torch.allclose(mask, want, atol=1e-5)
 
 
+@pytest.mark.filterwarnings('error::RuntimeWarning')  # the float32 try is silent
 @pytest.mark.parametrize('scale', [65535.0, 2e-6])  # raw 16-bit depth; a tiny input
 @pytest.mark.parametrize('batch', [1, 2])  # on one thread: NumPy chain, torch chain
 def test_extreme_input_scales_stay_in_range(scale: float, batch: int) -> None:
@@ -429,3 +430,78 @@ def test_an_in_place_functional_activation_is_not_warned_about(
     with caplog.at_level(logging.WARNING):
         VisualBackProp(_InPlaceFunctional().eval())(torch.randn(1, 3, 16, 16))
     assert "conv layer 'c1'" not in caplog.text
+
+
+class _Swish(nn.Module):
+    """x * sigmoid(x) written with a Sigmoid module: the module's output is a gate, not a map."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2, self.sig = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3), nn.Sigmoid()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.c1(x)
+        x = x * self.sig(x)
+        x = self.c2(x)
+        return self.pool(x * self.sig(x)).flatten(1)
+
+
+def test_an_activation_module_used_as_a_gate_is_not_the_map() -> None:
+    torch.manual_seed(0)
+    net = _Swish().eval()
+    x = torch.randn(2, 3, 16, 16)
+
+    class Swish(nn.Module):
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return t * torch.sigmoid(t)
+
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        want = reference_vbp(x, [(net.c1, Swish()), (net.c2, Swish())])
+    assert torch.allclose(mask, want, atol=1e-5)
+
+
+def test_a_dead_layer_s_zero_mask_is_not_redone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An all-zero map makes a true zero mask: no float64 redo (it would double the cost of
+    # every frame while, say, the camera is covered).
+    import vbp_ros.core.visualbackprop as vbp_module
+    from vbp_ros import PilotNet
+    net = PilotNet().eval()
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        convs[-1].bias.fill_(-1e3)
+    chains = []
+    real = vbp_module.upsample_chain
+    monkeypatch.setattr(vbp_module, 'upsample_chain',
+                        lambda *a, **k: chains.append(1) or real(*a, **k))
+    before = torch.get_num_threads()
+    try:
+        for threads, batch in ((1, 1), (1, 2), (before, 1)):
+            torch.set_num_threads(threads)
+            chains.clear()
+            _, mask = VisualBackProp(net)(torch.rand(batch, 3, 66, 200))
+            assert len(chains) == 1 and float(mask.abs().max()) == 0.0
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_compiled_chain_stays_in_float32_range_however_deep() -> None:
+    # The arithmetic compile=True compiles, run as plain PyTorch: 24 convs of 512 channels
+    # underflowed float32 when only each map was scaled.
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    width = 3
+    for _ in range(24):
+        conv = nn.Conv2d(width, 512, 3, padding=1)
+        nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
+        layers += [conv, nn.ReLU()]
+        width = 512
+    net = nn.Sequential(*layers).eval()
+    x = torch.rand(1, 3, 12, 12)
+    compiled = VisualBackProp(net, compile=True)
+    with torch.no_grad():
+        _, mask = compiled._compiled_body(x, compiled._plan(x))
+        _, eager = VisualBackProp(net)(x)
+    assert float(mask.max()) == pytest.approx(1.0)
+    assert torch.allclose(mask, eager, atol=1e-5)

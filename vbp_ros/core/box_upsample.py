@@ -72,18 +72,14 @@ def compose(steps: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tenso
 FLOAT32_MAPS = 8
 
 
-def chain_dtype(n_maps: int, device: torch.device | None = None, compiled: bool = False
-                ) -> torch.dtype:
-    """The dtype of the upsampling chain for ``n_maps`` feature maps.
+def chain_dtype(n_maps: int, device: torch.device | None = None) -> torch.dtype:
+    """The dtype of the eager upsampling chain for ``n_maps`` feature maps.
 
-    Eager on the CPU: float32 up to ``FLOAT32_MAPS`` maps (each result is checked and redone
-    in float64 when it left float32's range), float64 beyond. Eager on CUDA, where that check
-    would need a host sync: float64 (on matrices this small it costs no measurable time).
-    Compiled: float32, with every map scaled to a maximum of 1 first, which keeps any chain in
-    range and is fused into the kernels (float64 cost 6 % of PilotNet's forward pass there).
+    On the CPU: float32 up to ``FLOAT32_MAPS`` maps (each result is checked and redone in
+    float64 when it left float32's range), float64 beyond. On CUDA, where that check would need
+    a host sync: float64 (on matrices this small it costs no measurable time). (Compiled, the
+    chain is float32 and rescaled at every step instead; see VisualBackProp.)
     """
-    if compiled:
-        return torch.float32
     if device is not None and device.type != 'cpu':
         return torch.float64
     return torch.float32 if n_maps <= FLOAT32_MAPS else torch.float64

@@ -213,7 +213,8 @@ def _refuse_parallel_branches(calls: list[Call], conv_idx: list[int]) -> None:
             readers.setdefault((c.in_id, c.in_version), []).append(i)
     for a in conv_idx:
         src = calls[a]
-        # A layer that hands the tensor on untouched (Identity, Dropout in eval) is no branch.
+        # A layer that hands the tensor on untouched (Identity, Dropout in eval) is no branch;
+        # as a residual shortcut it is the identity residual that the chain follows anyway.
         others = [i for i in readers.get((src.in_id, src.in_version), [])
                   if i != a and not calls[i].returns_its_input]
         if src.in_id and others:
@@ -236,8 +237,11 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     fits = j < len(calls) and (calls[j].in_shape == shape or (
         last and len(calls[j].in_shape) == 1 and _numel(calls[j].in_shape) == _numel(shape)))
     # The post-activation map, as the paper takes it: not after a BatchNorm or Dropout that
-    # follows the activation module (conv -> ReLU -> BN would give a shifted map).
-    activations = [k for k in range(i + 1, j) if isinstance(calls[k].module, ACTIVATIONS)]
+    # follows the activation module (conv -> ReLU -> BN would give a shifted map); but only
+    # where that output flows on unchanged (not a gate such as x * sigmoid(x), whose sigmoid
+    # module returns no map).
+    activations = [k for k in range(i + 1, j) if isinstance(calls[k].module, ACTIVATIONS)
+                   and _flows_on(calls, k, j if fits else j - 1)]
     activated = Tap(calls[activations[-1]], 'output', shape, conv.name) if activations else None
     if fits and activated:
         return activated
@@ -263,6 +267,14 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
         return activated
     _warn_before_activation(conv.name)
     return Tap(calls[j - 1], 'output', shape, conv.name)
+
+
+def _flows_on(calls: list[Call], k: int, end: int) -> bool:
+    """Whether call ``k``'s output, unchanged, is what each call after it up to ``end`` takes
+    in (no functional op in between, in place or not)."""
+    return all(calls[n].in_id and calls[n].in_id == calls[n - 1].out_id
+               and calls[n].in_version == calls[n - 1].out_version
+               for n in range(k + 1, end + 1))
 
 
 def _warn_before_activation(conv_name: str) -> None:
