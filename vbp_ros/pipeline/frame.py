@@ -150,7 +150,8 @@ class FramePipeline:
         if not frames:
             return []
         t0 = time.perf_counter()
-        x = self._to_device(np.stack([self.preprocess(f) for f in frames]))
+        pre = self.preprocess
+        x = self._to_device(np.stack([pre.normalise_hwc(pre.to_network_rgb(f)) for f in frames]))
         t1 = time.perf_counter()
         steering: list[tuple[float, float]] = []
         in_callback = [0.0]  # the caller's time, kept out of this pipeline's timings
@@ -203,11 +204,12 @@ class FramePipeline:
         return masks
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
+        """An N×H×W×C batch as the N×C×H×W channels_last tensor the model runs (on the CPU
+        without a copy)."""
         src = torch.from_numpy(batch)
-        if self.device.type == 'cpu':
-            return src.contiguous(memory_format=torch.channels_last)
-        if self._host is None or self._host.shape != src.shape:
-            self._host = torch.empty(src.shape, dtype=src.dtype).pin_memory()
-        self._host.copy_(src)
-        return self._host.to(self.device, non_blocking=True).contiguous(
-            memory_format=torch.channels_last)
+        if self.device.type != 'cpu':
+            if self._host is None or self._host.shape != src.shape:
+                self._host = torch.empty(src.shape, dtype=src.dtype).pin_memory()
+            self._host.copy_(src)
+            src = self._host.to(self.device, non_blocking=True)
+        return src.permute(0, 3, 1, 2)

@@ -40,6 +40,8 @@ class Preprocess:
     std: tuple[float, ...] = (0.25, 0.25, 0.25)
     _scale: np.ndarray = field(init=False, repr=False, compare=False)
     _offset: np.ndarray = field(init=False, repr=False, compare=False)
+    _cv_scale: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _cv_offset: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         top, bottom, left, right = self.crop
@@ -63,6 +65,9 @@ class Preprocess:
         object.__setattr__(self, '_scale', (1.0 / (255.0 * std)).reshape(-1, 1, 1))
         object.__setattr__(self, '_offset', (-np.asarray(self.mean, np.float32) / std)
                            .reshape(-1, 1, 1))
+        # The same per channel, as the 4-value scalars OpenCV takes.
+        object.__setattr__(self, '_cv_scale', _cv_scalar(self._scale))
+        object.__setattr__(self, '_cv_offset', _cv_scalar(self._offset))
 
     @property
     def channels(self) -> int:
@@ -96,15 +101,23 @@ class Preprocess:
         return cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """Turn one HxWx3 uint8 RGB frame into a CxHxW float32 network input."""
+        """Turn one HxWx3 uint8 RGB frame into a CxHxW float32 network input (a transposed
+        view of :meth:`normalise_hwc`'s array)."""
         return self.normalise(self.to_network_rgb(rgb))
 
     def normalise(self, small_rgb: np.ndarray) -> np.ndarray:
-        """Colour-convert and normalise an RGB uint8 image already at network size."""
+        """Colour-convert and normalise an RGB uint8 image already at network size: CxHxW."""
+        return self.normalise_hwc(small_rgb).transpose(2, 0, 1)
+
+    def normalise_hwc(self, small_rgb: np.ndarray) -> np.ndarray:
+        """:meth:`normalise` with channels last (HxWxC float32, contiguous): stacked, it is
+        the channels_last batch the pipeline runs, with no copy to reorder it."""
         code = COLOUR_SPACES[self.colour]
         img = small_rgb if code is None else cv2.cvtColor(small_rgb, code)
-        chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
-        return chw.astype(np.float32) * self._scale + self._offset
+        # One OpenCV pass per step; NumPy's broadcast over (C, 1, 1) took ~0.2 ms at 66x200.
+        out = cv2.multiply(img, self._cv_scale, dtype=cv2.CV_32F)
+        cv2.add(out, self._cv_offset, dst=out)
+        return out[:, :, None] if out.ndim == 2 else out
 
     def mask_to_frame(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
         """Place a network-sized mask (float [0,1] or uint8) into a frame-sized one.
@@ -119,11 +132,17 @@ class Preprocess:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly settings (stored in model files)."""
         d = asdict(self)
-        d.pop('_scale', None)
-        d.pop('_offset', None)
+        for private in ('_scale', '_offset', '_cv_scale', '_cv_offset'):
+            d.pop(private, None)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocess:
         """Inverse of :meth:`to_dict`."""
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _cv_scalar(per_channel: np.ndarray) -> tuple[float, ...]:
+    """Per-channel float32 values as an OpenCV scalar (4 values; a single channel uses one)."""
+    values = [float(v) for v in per_channel.reshape(-1)]
+    return tuple(values + [0.0] * (4 - len(values))) if len(values) > 1 else (values[0],)
