@@ -67,3 +67,44 @@ def test_gradcam_explains_right_turns_too() -> None:
     assert torch.allclose(out_f, -out, atol=1e-6)
     assert torch.allclose(mask, mask_f, atol=1e-5)
     assert (mask.flatten(1).amax(1) > 0).all()
+
+
+def test_lrp_follows_every_kind_of_weight_change() -> None:
+    torch.manual_seed(0)
+    net = PilotNet().eval()
+    method = METHODS['lrp'](net)
+    x = torch.randn(2, 3, 66, 200)
+    method(x)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.data.mul_(1.5)             # a `.data` write: no new tensor version
+    out, _ = method(x)
+    with torch.no_grad():
+        assert torch.allclose(out, net(x), atol=1e-5)
+    net.double()
+    out, mask = method(x.double())
+    assert out.dtype == torch.float64 and mask.dtype == torch.float32
+
+
+def test_lrp_uses_gamma_for_convs_and_epsilon_for_dense_layers() -> None:
+    # With captum's default rule (ε = 1e-9 everywhere) it would equal gradient × input.
+    from captum.attr._utils.lrp_rules import EpsilonRule, GammaRule
+    from torch import nn
+    torch.manual_seed(0)
+    net = PilotNet().eval()
+    method = METHODS['lrp'](net)
+    rules = {type(m): type(m.rule) for m in method.copy.modules() if hasattr(m, 'rule')}
+    assert rules == {nn.Conv2d: GammaRule, nn.Linear: EpsilonRule}
+    assert not any(hasattr(m, 'rule') for m in net.modules())
+    x = torch.randn(1, 3, 66, 200, requires_grad=True)
+    net(x)[0, 0].backward()
+    gxi = (x.grad * x).detach().sum(1).abs()[0]
+    _, mask = method(x.detach())
+    gxi = (gxi - gxi.min()) / (gxi.max() - gxi.min())
+    assert (mask[0] - gxi).abs().max() > 0.05
+
+
+def test_gradcam_reads_the_rectified_maps() -> None:
+    from vbp_ros.core.methods.base import last_conv_maps
+    net = PilotNet()
+    assert last_conv_maps(net) is net[9]  # the ReLU after the last conv

@@ -105,3 +105,22 @@ def test_end_to_end_on_the_bundled_model(tmp_path: Path):
     assert 'vbp' in text and 'Spearman' in text
     fig = save_figure(res, tmp_path / 'eval.png')
     assert fig.is_file() and fig.stat().st_size > 10_000
+
+
+def test_pointing_counts_every_tied_maximum():
+    # A mask constant down each column (Grad-CAM of a 1×18 map): argmax would take row 0.
+    rel, dis = _labels(1)
+    column = np.zeros((1, 66, 200), np.float32)
+    column[:, :, 50:60] = 1.0            # 66 rows tie; rows 40..59 are relevant
+    got = localisation(column, rel, dis, tolerance=0)
+    assert got['pointing_hit'] == pytest.approx(20 / 66)
+
+
+def test_evaluate_leaves_the_model_and_random_numbers_alone():
+    net = PilotNet().train()
+    torch.manual_seed(123)
+    want = torch.rand(3)
+    torch.manual_seed(123)
+    evaluate(net, cfg=EvalConfig(frames=2, methods=('vbp',)))
+    assert net.training
+    assert torch.equal(torch.rand(3), want)

@@ -127,8 +127,10 @@ def localisation(masks: np.ndarray, rel: np.ndarray, dis: np.ndarray, tolerance:
     hits, chance = [], []
     for k in range(m.shape[0]):
         near = cv2.dilate(rel[k].astype(np.uint8), kernel) > 0
-        idx = np.unravel_index(int(np.argmax(m[k])), m[k].shape)
-        hits.append(bool(near[idx]))
+        # Every pixel at the maximum counts, each for its share: Grad-CAM's masks of a 1×18
+        # map are constant down each column, and argmax would always pick the top row.
+        peak = m[k] >= m[k].max() - 1e-6 * max(abs(float(m[k].max())), 1e-12)
+        hits.append(float(near[peak].mean()))
         chance.append(float(near.mean()))
     return {'mass_on_lanes': float(np.mean((m * rel).sum(axis=(1, 2)) / total)),
             'mass_on_distractors': float(np.mean((m * dis).sum(axis=(1, 2)) / total)),
@@ -210,26 +212,36 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def randomised(model: nn.Module, head_only: bool, seed: int = 0) -> nn.Module:
     """A copy with re-initialised weights: all layers, or only the layers after the last conv."""
     out = copy.deepcopy(model)
-    torch.manual_seed(seed)
     mods = list(out.modules())
     convs = [i for i, m in enumerate(mods) if isinstance(m, nn.Conv2d)]
     start = convs[-1] + 1 if head_only and convs else 0
-    for m in mods[start:]:
-        if hasattr(m, 'reset_parameters') and m is not out:
-            m.reset_parameters()
+    with torch.random.fork_rng(devices=[]):  # the caller's random numbers stay as they were
+        torch.manual_seed(seed)
+        for m in mods[start:]:
+            if hasattr(m, 'reset_parameters') and m is not out:
+                m.reset_parameters()
     return out.eval()
 
 
 def evaluate(model: nn.Module, preprocess: Preprocess | None = None,
              cfg: EvalConfig | None = None, progress: bool = False) -> EvalResult:
-    """Run all three measurements for every available method; see the module docstring."""
+    """Run all three measurements for every available method; see the module docstring.
+    The model is left in the mode it came in."""
+    cfg = cfg or EvalConfig()
+    pre = preprocess or Preprocess()
+    was_training = model.training
+    try:
+        return _evaluate(model.eval(), pre, cfg, progress)
+    finally:
+        model.train(was_training)
+
+
+def _evaluate(model: nn.Module, pre: Preprocess, cfg: EvalConfig, progress: bool
+              ) -> EvalResult:
     from tqdm import tqdm
 
     from vbp_ros.core.methods import METHODS
 
-    cfg = cfg or EvalConfig()
-    pre = preprocess or Preprocess()
-    model = model.eval()
     images, targets, rel, dis = held_out_set(cfg, pre)
     x = to_tensor(images, pre)
     x_blur = blurred(x, cfg.blur_sigma)

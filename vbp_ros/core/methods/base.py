@@ -48,11 +48,30 @@ class AttributionMethod:
 
 
 def last_conv(model: nn.Module) -> nn.Module:
-    """The last ``nn.Conv2d`` of a model (Grad-CAM's default layer)."""
+    """The last ``nn.Conv2d`` of a model."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ValueError(f'{type(model).__name__} has no nn.Conv2d layer')
     return convs[-1]
+
+
+def last_conv_maps(model: nn.Module) -> nn.Module:
+    """The module whose output is the last conv layer's rectified feature maps, as Grad-CAM
+    takes them: the activation module after the conv (past a BatchNorm) in the same
+    ``nn.Sequential``, else the conv itself."""
+    from vbp_ros.core.layer_chain import ACTIVATIONS
+    conv = last_conv(model)
+    for parent in model.modules():
+        children = list(parent.children()) if isinstance(parent, nn.Sequential) else []
+        if any(c is conv for c in children):
+            found = conv
+            for m in children[[id(c) for c in children].index(id(conv)) + 1:]:
+                if isinstance(m, ACTIVATIONS):
+                    found = m
+                elif not isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    break
+            return found
+    return conv
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Grad-CAM (Selvaraju et al. 2017) on the last conv layer, upsampled bilinearly to the input.
+"""Grad-CAM (Selvaraju et al. 2017) on the last conv layer's rectified maps (the activation
+after it), upsampled bilinearly to the input.
 
 Grad-CAM explains a class score, which grows with the evidence. A steering output is signed:
 Grad-CAM of the raw output keeps (after its ReLU) only evidence for turning left, and gives
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from captum.attr import LayerGradCam
 from torch import nn
 
-from vbp_ros.core.methods.base import (AttributionMethod, last_conv, normalise_per_image,
+from vbp_ros.core.methods.base import (AttributionMethod, last_conv_maps, normalise_per_image,
                                          output_of, register)
 
 
@@ -24,7 +25,7 @@ class GradCam(AttributionMethod):
     def __init__(self, model: nn.Module, output_index: int = 0,
                  layer: nn.Module | None = None) -> None:
         super().__init__(model, output_index)
-        self.cam = LayerGradCam(self._towards_its_sign, layer or last_conv(model))
+        self.cam = LayerGradCam(self._towards_its_sign, layer or last_conv_maps(model))
 
     def _towards_its_sign(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)
