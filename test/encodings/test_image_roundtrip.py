@@ -153,3 +153,21 @@ def test_encode_shares_contiguous_arrays() -> None:
     strided = encode_image(rgb[:, ::2], 'rgb8')
     assert strided.width == W // 2
     assert (decode_image(strided) == rgb[:, ::2]).all()
+
+
+def test_native_decoding_keeps_bgr_and_says_so() -> None:
+    import cv2
+    from vbp_ros.encodings import decode_compressed_native, decode_image_native, \
+        encode_compressed
+    rgb = np.random.default_rng(1).integers(0, 256, (6, 8, 3), np.uint8)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    pixels, is_bgr = decode_image_native(encode_image(bgr, 'bgr8'))
+    assert is_bgr and np.array_equal(pixels, bgr)
+    pixels, is_bgr = decode_image_native(encode_image(rgb, 'rgb8'))
+    assert not is_bgr and np.array_equal(pixels, rgb)
+    pixels, is_bgr = decode_image_native(encode_image(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
+                                                      'mono8'))
+    assert not is_bgr and pixels.shape == (6, 8, 3)
+    png = encode_compressed(bgr, fmt='png')
+    pixels, is_bgr = decode_compressed_native(png)
+    assert is_bgr and np.array_equal(pixels, bgr)

@@ -195,3 +195,25 @@ def test_nan_curvature_is_never_clipped_to_full_lock() -> None:
     assert math.isnan(SteeringConversion()(float('nan')))
     assert math.isnan(clip_angle(float('nan'), 0.7))
     assert clip_angle(2.0, 0.7) == 0.7 and clip_angle(-2.0, 0.7) == -0.7
+
+
+def test_bgr_frames_give_the_same_results_as_rgb(model_path: Path) -> None:
+    pipe = FramePipeline(model_path, device='cpu')
+    rgb = np.random.default_rng(3).integers(0, 256, (120, 160, 3), np.uint8)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    a = pipe.process(rgb)
+    b = pipe.process(bgr, bgr=True)
+    assert a.curvature == b.curvature
+    assert np.array_equal(a.mask, b.mask)
+
+
+def test_overlay_of_a_bgr_frame_equals_that_of_its_rgb() -> None:
+    from vbp_ros.core.image import overlay
+    rgb = np.random.default_rng(4).integers(0, 256, (40, 60, 3), np.uint8)
+    mask = np.random.default_rng(5).integers(0, 256, (40, 60), np.uint8)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    want = overlay(rgb, mask)
+    assert np.array_equal(overlay(bgr, mask, bgr_input=True), want)
+    out = np.empty_like(want)
+    assert overlay(bgr, mask, bgr_input=True, out=out) is out and np.array_equal(out, want)
+    assert np.array_equal(bgr, rgb[..., ::-1])  # the input is not written to

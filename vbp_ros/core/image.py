@@ -40,11 +40,12 @@ _scratch = threading.local()  # per-thread heat-map buffer: fresh 720p buffers c
 
 
 def overlay(rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.5,
-            colormap: str = 'jet', out: np.ndarray | None = None) -> np.ndarray:
+            colormap: str = 'jet', out: np.ndarray | None = None,
+            bgr_input: bool = False) -> np.ndarray:
     """Blend the heat map of ``mask`` over an RGB frame; returns BGR uint8 (ROS bgr8).
 
     Args:
-        rgb: HxWx3 uint8 RGB frame.
+        rgb: HxWx3 uint8 RGB frame (BGR if ``bgr_input``).
         mask: HxW mask at the frame's size (uint8, or float in [0, 1]).
         alpha: weight of the heat map (0 = frame only, 1 = heat map only).
         colormap: one of :data:`COLORMAPS`.
@@ -56,7 +57,12 @@ def overlay(rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.5,
         raise InputError(f'mask {mask.shape[:2]} and frame {rgb.shape[:2]} differ in size')
     if colormap not in COLORMAPS:
         raise InputError(f'colour map {colormap!r} is not one of {sorted(COLORMAPS)}')
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=out)
+    if bgr_input:  # a copy: the result is written into it
+        bgr = np.array(rgb, order='C') if out is None else out
+        if out is not None:
+            np.copyto(out, rgb)
+    else:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR, dst=out)
     heat = getattr(_scratch, 'heat', None)
     if heat is None or heat.shape != bgr.shape:
         heat = _scratch.heat = np.empty_like(bgr)

@@ -97,6 +97,18 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
         EncodingError: Empty, corrupt or truncated data, another format than JPEG or PNG,
             ``compressedDepth`` images, or a size beyond the limits.
     """
+    return _decode(msg, max_side, max_bytes, keep_bgr=False)[0]
+
+
+def decode_compressed_native(msg: CompressedImage, *, max_side: int = MAX_SIDE,
+                             max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, bool]:
+    """:func:`decode_compressed`, except that the decoder's BGR output stays BGR (no
+    whole-frame conversion). Returns (pixels, True if they are BGR)."""
+    return _decode(msg, max_side, max_bytes, keep_bgr=True)
+
+
+def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
+            ) -> tuple[np.ndarray, bool]:
     fmt = str(msg.format)
     if 'compresseddepth' in fmt.lower().replace(' ', ''):
         msg_ = f'compressedDepth images are not supported (format {fmt!r})'
@@ -150,8 +162,8 @@ def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
         raise EncodingError(msg_)
     check_size(bgr.shape[1], bgr.shape[0], bgr.nbytes, max_side=max_side, max_bytes=max_bytes)
     if 'compressed rgb' in fmt.partition(';')[2]:
-        return bgr  # its pixels were stored R, G, B: OpenCV's "BGR" output is RGB here
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return bgr, False  # its pixels were stored R, G, B: OpenCV's "BGR" output is RGB here
+    return (bgr, True) if keep_bgr else (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), False)
 
 
 def encode_compressed(array: np.ndarray, header: Header | None = None, fmt: str = 'jpeg',

@@ -98,6 +98,18 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
     Raises:
         EncodingError: Unknown encoding, bad or absurd sizes, too little data.
     """
+    return _decode(msg, copy, max_side, max_bytes, keep_bgr=False)[0]
+
+
+def decode_image_native(msg: Image, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES
+                        ) -> tuple[np.ndarray, bool]:
+    """:func:`decode_image`, except that ``bgr8`` images stay BGR (a view of the data, no
+    whole-frame conversion). Returns (pixels, True if they are BGR)."""
+    return _decode(msg, False, max_side, max_bytes, keep_bgr=True)
+
+
+def _decode(msg: Image, copy: bool, max_side: int, max_bytes: int, keep_bgr: bool
+            ) -> tuple[np.ndarray, bool]:
     enc, data = _checked(msg, max_side, max_bytes)
     # mono8 or Bayer grow threefold to RGB
     check_size(int(msg.width), int(msg.height), int(msg.width) * int(msg.height) * 3,
@@ -106,12 +118,12 @@ def decode_image(msg: Image, *, copy: bool = False, max_side: int = MAX_SIDE,
     offset = 1 if enc.depth == 2 and not msg.is_bigendian else 0
     arr = np.ndarray((int(msg.height), int(msg.width), enc.channels), np.uint8, buffer=data,
                      offset=offset, strides=(int(msg.step), enc.bytes_per_pixel, enc.depth))
-    if enc.to_rgb is None:
-        return np.array(arr, order='C') if copy else arr
+    if enc.to_rgb is None or (keep_bgr and enc.to_rgb == cv2.COLOR_BGR2RGB):
+        return (np.array(arr, order='C') if copy else arr), enc.to_rgb is not None
     if enc.channels == 1:
         arr = arr[:, :, 0]
     try:
-        return cv2.cvtColor(arr, enc.to_rgb)
+        return cv2.cvtColor(arr, enc.to_rgb), False
     except cv2.error as exc:
         text = f'cannot convert a {arr.shape} {enc.name} image to RGB: {exc}'
         raise EncodingError(text) from None

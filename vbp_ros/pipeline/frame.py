@@ -132,26 +132,29 @@ class FramePipeline:
         log.info('model + VisualBackProp compiled in %.1f s', time.perf_counter() - t)
 
     def process(self, rgb: np.ndarray, mask: bool = True,
-                on_steering: Callable[[float, float], None] | None = None) -> FrameResult:
-        """Steering (and, if ``mask``, the VisualBackProp mask) of one HxWx3 uint8 RGB frame.
+                on_steering: Callable[[float, float], None] | None = None,
+                bgr: bool = False) -> FrameResult:
+        """Steering (and, if ``mask``, the VisualBackProp mask) of one HxWx3 uint8 RGB frame
+        (BGR if ``bgr``: it is converted once cropped and resized, which is cheaper).
 
         ``on_steering(curvature, steering_angle)`` is called as soon as the model's output is
         known: before the mask is computed and scaled to the frame (on CPU), so the steering
         command need not wait for its explanation.
         """
         early = None if on_steering is None else (lambda pairs: on_steering(*pairs[0]))
-        return self.process_batch([rgb], mask=mask, on_steering=early)[0]
+        return self.process_batch([rgb], mask=mask, on_steering=early, bgr=bgr)[0]
 
     def process_batch(self, frames: list[np.ndarray], mask: bool = True,
                       on_steering: Callable[[list[tuple[float, float]]], None] | None = None,
-                      ) -> list[FrameResult]:
+                      bgr: bool = False) -> list[FrameResult]:
         """Like :meth:`process` for several frames, run as one batch on the device;
         ``on_steering`` gets the (curvature, steering_angle) of every frame at once."""
         if not frames:
             return []
         t0 = time.perf_counter()
         pre = self.preprocess
-        x = self._to_device(np.stack([pre.normalise_hwc(pre.to_network_rgb(f)) for f in frames]))
+        x = self._to_device(np.stack([pre.normalise_hwc(pre.to_network_rgb(f, bgr=bgr))
+                                      for f in frames]))
         t1 = time.perf_counter()
         steering: list[tuple[float, float]] = []
         in_callback = [0.0]  # the caller's time, kept out of this pipeline's timings

@@ -86,11 +86,19 @@ class Preprocess:
         (y0, y1), (x0, x1) = span(top, bottom, height), span(left, right, width)
         return y0, y1, x0, x1
 
-    def to_network_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """Crop and resize an RGB frame to the network size (still RGB uint8)."""
+    def to_network_rgb(self, rgb: np.ndarray, bgr: bool = False) -> np.ndarray:
+        """Crop and resize an RGB frame (or BGR, if ``bgr``) to the network size: RGB uint8.
+
+        A BGR frame is converted after the resize: ~5 µs at 66x200 instead of ~0.25 ms for a
+        640x480 frame, with the same result (both steps treat the channels alike).
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             msg = f'expected an HxWx3 uint8 RGB frame, got {rgb.shape} {rgb.dtype}'
             raise InputError(msg)
+        small = self._crop_resize(rgb)
+        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB) if bgr else small
+
+    def _crop_resize(self, rgb: np.ndarray) -> np.ndarray:
         y0, y1, x0, x1 = self.crop_box(*rgb.shape[:2])
         crop = rgb[y0:y1, x0:x1]
         h, w = self.size
