@@ -173,3 +173,51 @@ def test_an_unwritable_output_is_refused_before_training(tmp_path: Path) -> None
     assert cli_main(['train', '--out', str(tmp_path / 'file' / 'm.safetensors'),
                      '--frames', '64', '--epochs', '1', '--no-progress']) == 2
     assert not (tmp_path / 'file').is_dir()
+
+
+class TanhHead(torch.nn.Module):
+    """A user model whose output is squashed after its last Linear: no scale folds into it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from vbp_ros import PilotNet
+        self.net = PilotNet()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(x))
+
+
+def test_a_model_ending_in_a_non_linearity_is_saved_as_it_was_validated(tmp_path: Path,
+                                                                         tiny_data):
+    tr, va = tiny_data
+    res = train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run',
+                _cfg(epochs=1, arch=f'{__name__}:TanhHead'))
+    model, _ = load_model(tmp_path / 'm.safetensors', model_class=f'{__name__}:TanhHead')
+    x = next(batches(va, 64, res.spec.preprocess))[0]
+    with torch.no_grad():
+        pred = model(x)[:, 0].numpy()
+    rmse = float(np.sqrt(np.mean((pred - va.targets[:len(pred)]) ** 2)))
+    assert rmse == pytest.approx(res.history[-1]['val_rmse'], rel=1e-4)
+
+
+def test_resuming_with_other_settings_or_data_is_refused(tmp_path: Path, tiny_data):
+    tr, va = tiny_data
+    train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1),
+          info={'data': 'tiny'})
+    with pytest.raises(TrainingError, match=r'seed: 0 then, 5 now'):
+        train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=2, seed=5),
+              resume=True, info={'data': 'tiny'})
+    with pytest.raises(TrainingError, match=r'val_samples: [0-9]+ then, 5 now'):
+        train(tr, ArrayData(va.images[:5], va.targets[:5], va.source), tmp_path / 'm.safetensors',
+              tmp_path / 'run', _cfg(epochs=2), resume=True, info={'data': 'tiny'})
+    res = train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=2),
+                resume=True, info={'data': 'tiny'})  # the same settings: goes on
+    assert [h['epoch'] for h in res.history] == [1, 2]
+
+
+def test_a_model_file_is_no_checkpoint(tmp_path: Path, tiny_data):
+    from vbp_ros.training.checkpoint import checkpoint_meta
+    tr, va = tiny_data
+    train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1))
+    with pytest.raises(TrainingError, match='not a vbp_ros training checkpoint'):
+        checkpoint_meta(tmp_path / 'm.safetensors')

@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from vbp_ros.pipeline.preprocess import Preprocess
     from vbp_ros.training.augment import Augment, shift_gain
     from vbp_ros.training.bag_data import load_bag_data
+    from vbp_ros.training.checkpoint import checkpoint_meta
     from vbp_ros.training.dataset import ArrayData, synthetic_data
-    from vbp_ros.training.train import TrainConfig, train
+    from vbp_ros.training.train import check_resumable, TrainConfig, train
 
     from vbp_ros.core.model_file import check_writable
 
@@ -89,6 +90,22 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     pre = Preprocess()
     progress = not args.no_progress
+    if args.bag and args.shift_gain is None and not args.no_augment:
+        LOG.warning('--shift-gain not given: the shift augmentation uses the synthetic '
+                    "camera's (70 degrees wide); give your camera's, or --shift-px 0")
+    gain = args.shift_gain if args.shift_gain is not None else shift_gain(
+        crop_width=pre.crop[3] - pre.crop[2], net_width=pre.size[1])
+    augment = None if args.no_augment else Augment(brightness=args.brightness,
+                                                    shift_px=args.shift_px, gain=gain)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      seed=args.seed, val_fraction=args.val_fraction, augment=augment,
+                      snapshot_count=args.snapshots, tensorboard=not args.no_tensorboard,
+                      progress=progress, arch=args.model_class)
+    out = Path(args.out)
+    run_dir = Path(args.run_dir) if args.run_dir else Path('out') / 'train' / out.stem
+    ckpt = run_dir / 'checkpoint.safetensors'
+    if args.resume and ckpt.is_file():  # before the data is rendered or read
+        check_resumable(checkpoint_meta(ckpt), cfg)
     if args.bag:
         parts = [load_bag_data(b, args.image_topic, args.steering_topic, pre,
                                wheelbase=args.wheelbase, float_kind=args.float_kind,
@@ -106,16 +123,6 @@ def run(args: argparse.Namespace) -> int:
     # Frames of a drive come in near-identical runs: split whole seconds of it, not frames.
     train_data, val_data = data.split(args.val_fraction, args.seed,
                                       block=BAG_SPLIT_BLOCK if args.bag else 1)
-    gain = args.shift_gain if args.shift_gain is not None else shift_gain(
-        crop_width=pre.crop[3] - pre.crop[2], net_width=pre.size[1])
-    augment = None if args.no_augment else Augment(brightness=args.brightness,
-                                                    shift_px=args.shift_px, gain=gain)
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, val_fraction=args.val_fraction, augment=augment,
-                      snapshot_count=args.snapshots, tensorboard=not args.no_tensorboard,
-                      progress=progress, arch=args.model_class)
-    out = Path(args.out)
-    run_dir = Path(args.run_dir) if args.run_dir else Path('out') / 'train' / out.stem
     at = sys.argv.index('train') if 'train' in sys.argv[1:] else 0  # after options like -v
     command = 'vbp-ros train ' + ' '.join(shlex.quote(a) for a in sys.argv[at + 1:]) \
         if at else ''

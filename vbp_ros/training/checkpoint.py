@@ -38,6 +38,30 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     tmp.replace(path)
 
 
+def checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """The metadata of a checkpoint, without loading its tensors (to check it early).
+
+    Raises:
+        TrainingError: not a readable training checkpoint of this package.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            text = (f.metadata() or {}).get(META_KEY)
+    except (OSError, SafetensorError) as exc:
+        raise TrainingError(f'cannot read checkpoint {path}: {exc}') from None
+    if text is None:
+        raise TrainingError(f'{path} is not a vbp_ros training checkpoint (a model file?)')
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f'cannot read checkpoint {path}: {exc}') from None
+    if not isinstance(meta, dict):
+        raise TrainingError(f'cannot read checkpoint {path}: its metadata is not an object')
+    return meta
+
+
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer
                     ) -> dict[str, Any]:
     """Restore ``model`` and ``optimizer`` from a checkpoint; return its metadata.
@@ -45,13 +69,10 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     Raises:
         TrainingError: the file is missing, unreadable, or does not fit the model.
     """
-    from safetensors import safe_open
-
+    meta = checkpoint_meta(path)
     try:
-        with safe_open(str(path), framework='pt') as f:
-            meta = json.loads((f.metadata() or {})[META_KEY])
         tensors = load_file(str(path))
-    except (OSError, SafetensorError, KeyError, json.JSONDecodeError) as exc:
+    except (OSError, SafetensorError) as exc:
         raise TrainingError(f'cannot read checkpoint {path}: {exc}') from None
     weights = {k[6:]: v for k, v in tensors.items() if k.startswith('model.')}
     try:

@@ -61,6 +61,9 @@ class ArrayData:
         if blocks - n_val < 1:
             raise TrainingError(f'{n} samples are too few to split off {val_fraction:.0%} for '
                                 'validation')
+        if block > 1 and n / blocks < block:
+            LOG.info('validation split in %d blocks of %.0f frames (fewer than %d: a short '
+                     'recording)', blocks, n / blocks, block)
         chosen = np.random.default_rng([seed, 99]).permutation(blocks)[:n_val]
         is_val = np.isin(np.arange(n) * blocks // n, chosen)
         val, train = np.flatnonzero(is_val), np.flatnonzero(~is_val)

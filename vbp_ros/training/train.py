@@ -9,6 +9,7 @@ the stream ``(seed, e)``, so a resumed run continues exactly as an uninterrupted
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
@@ -23,7 +24,7 @@ from torch import nn
 from vbp_ros.core.model_file import ModelSpec, resolve_class, save_model
 from vbp_ros.pipeline.preprocess import Preprocess
 from vbp_ros.training.augment import Augment, NO_AUGMENT
-from vbp_ros.training.checkpoint import load_checkpoint, save_checkpoint
+from vbp_ros.training.checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from vbp_ros.training.dataset import ArrayData, batches, to_tensor
 from vbp_ros.training.errors import TrainingError
 from vbp_ros.training.snapshots import MaskSnapshots
@@ -121,6 +122,48 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0))))
 
 
+#: Settings a resumed run must share with its checkpoint (its data too): otherwise it would
+#: go on with other data, another split or schedule, and describe itself wrongly.
+RESUME_KEYS = ('batch_size', 'lr', 'weight_decay', 'seed', 'val_fraction', 'augment', 'arch',
+               'arch_kwargs')
+
+
+def check_resumable(meta: dict[str, Any], cfg: TrainConfig, data: dict[str, Any] | None = None
+                    ) -> None:
+    """Refuse to resume from a checkpoint made with other settings (or other data).
+
+    Raises:
+        TrainingError: naming what differs.
+    """
+    now = json.loads(json.dumps(_jsonable(cfg)))  # as stored: tuples become lists
+    was = meta.get('config', {})
+    diff = [f'{k}: {was.get(k)!r} then, {now.get(k)!r} now' for k in RESUME_KEYS
+            if k in was and was.get(k) != now.get(k)]
+    for k, v in (data or {}).items():
+        if k in meta and meta[k] != v:
+            diff.append(f'{k}: {meta[k]!r} then, {v!r} now')
+    if diff:
+        raise TrainingError('the checkpoint was made with other settings; resume with the '
+                            'same ones, or start afresh in another --run-dir: ' + '; '.join(diff))
+
+
+def scale_folds_into_last_linear(model: nn.Module, x: torch.Tensor) -> bool:
+    """Whether scaling the last ``nn.Linear`` scales the output alike (nothing non-linear
+    after it, and it is the layer ``forward`` ends with), so the training scale can be folded
+    into the exported weights."""
+    probe = copy.deepcopy(model).eval()
+    lin = last_linear(probe)
+    if lin is None:
+        return False
+    with torch.no_grad():
+        y = probe(x)
+        lin.weight *= 2.0
+        if lin.bias is not None:
+            lin.bias *= 2.0
+        y2 = probe(x)
+    return bool(torch.allclose(y2, 2.0 * y, rtol=1e-4, atol=1e-6))
+
+
 def build_model(cfg: TrainConfig) -> nn.Module:
     """Construct the architecture with seeded weights."""
     torch.manual_seed(cfg.seed)
@@ -153,14 +196,23 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
     if len(train_data) == 0 or len(val_data) == 0:
         raise TrainingError('training and validation data must not be empty')
     model = build_model(cfg).to(memory_format=torch.channels_last)
-    scale = OUTPUT_SCALE if last_linear(model) is not None else 1.0
+    # Targets are ~0.01 1/m: training predicts 100x them, and the exported model has the
+    # factor folded into its last layer, where that is exact.
+    scale = OUTPUT_SCALE if scale_folds_into_last_linear(
+        model, to_tensor(train_data.images[:2], pre)) else 1.0
+    if scale == 1.0:
+        LOG.info('training on targets in 1/m as they are (the model does not end in a plain '
+                 'nn.Linear to fold a scale into)')
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     ckpt = run_dir / 'checkpoint.safetensors'
     history: list[dict[str, float]] = []
     first_epoch, step, elapsed = 0, 0, 0.0
+    data_meta = {'train_samples': len(train_data), 'val_samples': len(val_data),
+                 'data': (info or {}).get('data')}
     if resume and ckpt.is_file():
+        check_resumable(checkpoint_meta(ckpt), cfg, data_meta)
         meta = load_checkpoint(ckpt, model, opt)
         first_epoch, step = int(meta['epoch']) + 1, int(meta['step'])
         history, elapsed = list(meta.get('history', [])), float(meta.get('seconds', 0.0))
@@ -215,7 +267,7 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
             seconds = elapsed + time.perf_counter() - t_start
             save_checkpoint(ckpt, model, opt, {'epoch': epoch, 'step': step, 'history': history,
                                                'seconds': seconds, 'output_scale': scale,
-                                               'config': _jsonable(cfg)})
+                                               'config': _jsonable(cfg), **data_meta})
             if on_epoch is not None:
                 on_epoch(metrics)
     finally:
