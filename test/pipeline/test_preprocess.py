@@ -76,3 +76,11 @@ def test_crop_box_stays_inside_tiny_frames() -> None:
         frame = np.full((h, 7, 3), 100, np.uint8)
         assert pre.to_network_rgb(frame).shape == (*pre.size, 3)
         assert pre.mask_to_frame(np.full(pre.size, 255, np.uint8), h, 7)[y0:y1].min() == 255
+
+
+@pytest.mark.parametrize('size', [(1, 1), (4, 1), (66, 200)])
+def test_gray_networks_of_any_size(size: tuple) -> None:
+    pre = Preprocess(colour='gray', mean=(0.4,), std=(0.2,), size=size)
+    out = pre(np.full((40, 60, 3), 51, np.uint8))
+    assert out.shape == (1, *size)
+    assert np.allclose(out, (0.2 - 0.4) / 0.2, atol=1e-6)

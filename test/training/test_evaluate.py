@@ -124,3 +124,10 @@ def test_evaluate_leaves_the_model_and_random_numbers_alone():
     evaluate(net, cfg=EvalConfig(frames=2, methods=('vbp',)))
     assert net.training
     assert torch.equal(torch.rand(3), want)
+
+
+def test_evaluate_restores_every_module_s_mode():
+    net = PilotNet().train()
+    net[11].eval()  # its dropout
+    evaluate(net, cfg=EvalConfig(frames=2, methods=('vbp',)))
+    assert net.training and not net[11].training

@@ -221,3 +221,25 @@ def test_a_model_file_is_no_checkpoint(tmp_path: Path, tiny_data):
     train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1))
     with pytest.raises(TrainingError, match='not a vbp_ros training checkpoint'):
         checkpoint_meta(tmp_path / 'm.safetensors')
+
+
+class LinearThenNorm(torch.nn.Module):
+    """Ends in Linear -> BatchNorm1d: the identity only while freshly initialised."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from vbp_ros import PilotNet
+        self.net = PilotNet()
+        self.norm = torch.nn.BatchNorm1d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(x))
+
+
+def test_no_scale_is_folded_through_a_layer_after_the_last_linear(tmp_path: Path, tiny_data):
+    from vbp_ros.training.train import scale_folds_into_last_linear
+    from vbp_ros import PilotNet
+    x = torch.randn(2, 3, 66, 200)
+    assert scale_folds_into_last_linear(PilotNet(), x)
+    assert not scale_folds_into_last_linear(LinearThenNorm(), x)
+    assert not scale_folds_into_last_linear(TanhHead(), x)

@@ -122,10 +122,13 @@ class Preprocess:
         the channels_last batch the pipeline runs, with no copy to reorder it."""
         code = COLOUR_SPACES[self.colour]
         img = small_rgb if code is None else cv2.cvtColor(small_rgb, code)
+        if img.ndim == 2:  # (OpenCV would take a tiny single-channel image for a scalar)
+            return (img.astype(np.float32) * self._scale[0, 0, 0] + self._offset[0, 0, 0]
+                    )[:, :, None]
         # One OpenCV pass per step; NumPy's broadcast over (C, 1, 1) took ~0.2 ms at 66x200.
         out = cv2.multiply(img, self._cv_scale, dtype=cv2.CV_32F)
         cv2.add(out, self._cv_offset, dst=out)
-        return out[:, :, None] if out.ndim == 2 else out
+        return out
 
     def mask_to_frame(self, mask: np.ndarray, height: int, width: int) -> np.ndarray:
         """Place a network-sized mask (float [0,1] or uint8) into a frame-sized one.

@@ -229,11 +229,12 @@ def evaluate(model: nn.Module, preprocess: Preprocess | None = None,
     The model is left in the mode it came in."""
     cfg = cfg or EvalConfig()
     pre = preprocess or Preprocess()
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     try:
         return _evaluate(model.eval(), pre, cfg, progress)
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
 
 
 def _evaluate(model: nn.Module, pre: Preprocess, cfg: EvalConfig, progress: bool

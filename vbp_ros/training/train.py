@@ -155,7 +155,17 @@ def scale_folds_into_last_linear(model: nn.Module, x: torch.Tensor) -> bool:
     lin = last_linear(probe)
     if lin is None:
         return False
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
+        # Random values in every layer but the convs and Linears (whose outputs then stay of
+        # the usual size): a layer that is the identity when freshly initialised (a
+        # BatchNorm after the Linear) must not pass for one.
+        for m in probe.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                continue
+            for t in [*m.parameters(recurse=False), *m.buffers(recurse=False)]:
+                if t.is_floating_point():
+                    t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
         y = probe(x)
         lin.weight *= 2.0
         if lin.bias is not None:
@@ -212,7 +222,7 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
     data_meta = {'train_samples': len(train_data), 'val_samples': len(val_data),
                  'data': (info or {}).get('data')}
     if resume and ckpt.is_file():
-        check_resumable(checkpoint_meta(ckpt), cfg, data_meta)
+        check_resumable(checkpoint_meta(ckpt), cfg, {**data_meta, 'output_scale': scale})
         meta = load_checkpoint(ckpt, model, opt)
         first_epoch, step = int(meta['epoch']) + 1, int(meta['step'])
         history, elapsed = list(meta.get('history', [])), float(meta.get('seconds', 0.0))
@@ -275,6 +285,14 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
             snaps.close()
     seconds = elapsed + time.perf_counter() - t_start
     final = export_model(model, scale).to(memory_format=torch.contiguous_format)
+    if scale != 1.0:  # the file must give what was validated
+        x = to_tensor(val_data.images[:8], pre)
+        with torch.no_grad():
+            want, got = model.eval()(x) / scale, final(x)
+        if not torch.allclose(got, want, rtol=1e-3, atol=1e-6):
+            raise TrainingError('the output scale does not fold into the last nn.Linear of '
+                                'this model (a layer after it?); end the model with a plain '
+                                'nn.Linear')
     last = history[-1] if history else {}
     spec_info = {**(info or {}), 'config': _jsonable(cfg), 'history': history,
                  'train_samples': len(train_data), 'val_samples': len(val_data),

@@ -61,11 +61,16 @@ class Lrp(AttributionMethod):
         for m in self.copy.modules():
             if isinstance(m, nn.ReLU):
                 m.inplace = False
+        self.lrp = LRP(self.copy)
+
+    def _attach_rules(self) -> None:
+        """Put the rules on the copy's layers: captum removes them after every attribution
+        (and would then fall back to its default ε = 1e-9 rule)."""
+        for m in self.copy.modules():
             if isinstance(m, nn.Conv2d):
                 m.rule = GammaRule(gamma=0.25)
             elif isinstance(m, nn.Linear):
                 m.rule = EpsilonRule(epsilon=1e-6)
-        self.lrp = LRP(self.copy)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # LRP runs on a copy (its rules must not touch the model), brought up to date on every
@@ -78,6 +83,7 @@ class Lrp(AttributionMethod):
             for src, dst in zip([*self.model.parameters(), *self.model.buffers()],
                                 [*self.copy.parameters(), *self.copy.buffers()]):
                 dst.copy_(src)
+        self._attach_rules()
         with torch.enable_grad(), output_of(self.copy) as out:
             rel = self.lrp.attribute(x.detach().clone().requires_grad_(True),
                                      target=self.output_index)
