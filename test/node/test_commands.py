@@ -156,3 +156,42 @@ def test_script_requirements_do_not_reach_pkg_resources() -> None:
     done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_sources_without_readable_frames_end_with_an_error(tmp_path: Path) -> None:
+    # They used to spin forever (and ignore Ctrl-C) logging 55,000 warnings a second.
+    import pytest
+
+    from vbp_ros.errors import InputError
+    (tmp_path / 'bad').mkdir()
+    (tmp_path / 'bad' / 'x.png').write_text('not an image')
+    (tmp_path / 'bad' / 'dir.png').mkdir()  # a folder named like an image: not a file
+    folder = FolderSource(tmp_path / 'bad')
+    assert folder.files == [tmp_path / 'bad' / 'x.png']
+    with pytest.raises(InputError, match='none of the 1 images'):
+        next(folder.frames())
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10, (40, 30))
+    writer.write(np.zeros((30, 40, 3), np.uint8))
+    writer.release()
+    clip = VideoSource(video).frames()
+    next(clip)
+    video.unlink()  # removed while it plays
+    with pytest.raises(InputError, match='gives no frames any more'):
+        next(clip)
+
+
+def test_camera_rates_and_sizes_are_checked() -> None:
+    assert vbp_ros('camera', '--rate', 'nan').wait(timeout=60) == 2
+    assert vbp_ros('camera', '--width', '100000').wait(timeout=60) == 2
+
+
+def test_a_failed_world_render_is_reported() -> None:
+    import pytest
+
+    from vbp_ros.errors import InputError
+    from vbp_ros.node.sources import WorldSource
+    source = WorldSource(32, 24, rate=float('nan'))  # the renderer fails on frame 1
+    with pytest.raises(InputError, match='rendering the synthetic world failed'):
+        source.wait_ready(30)
+    source.close()

@@ -48,3 +48,12 @@ def non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f'{text} is not a finite number >= 0')
     return value
+
+
+def image_side(text: str) -> int:
+    """A frame width or height: 1 to the largest side images may have (16384)."""
+    from vbp_ros.encodings.limits import MAX_SIDE
+    value = positive_int(text)
+    if value > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f'{value} is more than {MAX_SIDE}')
+    return value

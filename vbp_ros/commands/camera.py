@@ -11,7 +11,8 @@ import contextlib
 import logging
 import threading
 
-from vbp_ros.commands.arguments import positive_float, positive_int
+from vbp_ros.commands.arguments import image_side, non_negative_float, positive_float, \
+    positive_int
 from vbp_ros.node.main import add_middleware_arguments, make_transport
 from vbp_ros.stop_signals import stop_on_signals
 
@@ -23,9 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic' (road world), 'pattern', a video or an image folder")
     parser.add_argument('--topic', default='/camera/image_raw', help='Image topic')
-    parser.add_argument('--width', type=positive_int, default=640, help='frame width')
-    parser.add_argument('--height', type=positive_int, default=480, help='frame height')
-    parser.add_argument('--rate', type=float, default=30.0, help='frames per second (0: flood)')
+    parser.add_argument('--width', type=image_side, default=640, help='frame width')
+    parser.add_argument('--height', type=image_side, default=480, help='frame height')
+    parser.add_argument('--rate', type=non_negative_float, default=30.0,
+                        help='frames per second (0: flood)')
     parser.add_argument('--encoding', default='rgb8',
                         choices=['rgb8', 'bgr8', 'mono8', 'jpeg', 'png'],
                         help='raw encoding, or jpeg/png for CompressedImage')

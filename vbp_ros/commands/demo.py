@@ -9,16 +9,16 @@ import argparse
 import logging
 import sys
 
-from vbp_ros.commands.arguments import non_negative_float, non_negative_int, positive_float, \
-    positive_int
+from vbp_ros.commands.arguments import image_side, non_negative_float, non_negative_int, \
+    positive_float
 from vbp_ros.stop_signals import stop_on_signals
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Demo options."""
     parser.add_argument('--duration', type=positive_float, default=10.0, help='seconds to stream')
-    parser.add_argument('--width', type=positive_int, default=640, help='camera width')
-    parser.add_argument('--height', type=positive_int, default=480, help='camera height')
+    parser.add_argument('--width', type=image_side, default=640, help='camera width')
+    parser.add_argument('--height', type=image_side, default=480, help='camera height')
     parser.add_argument('--rate', type=non_negative_float, default=30.0, help='camera Hz (0: flood)')
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic', 'pattern', a video file or an image folder")

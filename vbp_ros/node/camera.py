@@ -1,6 +1,7 @@
 """Publish frames as sensor_msgs/Image or CompressedImage at a fixed rate, on any transport."""
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 import threading
 import time
@@ -72,6 +73,8 @@ class CameraPublisher:
         self.encoding = encoding
         self.frames = frames
         self.rate = float(rate)
+        if not (math.isfinite(self.rate) and self.rate >= 0):
+            raise ValueError(f'rate {rate} must be a finite number >= 0 (0: as fast as possible)')
         self.frame_id = frame_id
         self.topic = topic.rstrip('/') + '/compressed' if self.compressed else topic
         cls = CompressedImage if self.compressed else Image

@@ -98,17 +98,26 @@ class WorldSource:
         self._clip: list[np.ndarray] = [self._drive.frame_at(0.0).rgb]
         self._thread = threading.Thread(target=self._render, name='world-render', daemon=True)
         self._stop = threading.Event()
+        self._error: BaseException | None = None
         self._thread.start()
 
     def _render(self) -> None:
-        for k in range(1, self.count):
-            if self._stop.is_set():
-                return
-            self._clip.append(self._drive.frame_at(k / self._drive.fps).rgb)
+        try:
+            for k in range(1, self.count):
+                if self._stop.is_set():
+                    return
+                self._clip.append(self._drive.frame_at(k / self._drive.fps).rgb)
+        except Exception as exc:  # noqa: BLE001 -- handed to the reader of the frames
+            self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise InputError(f'rendering the synthetic world failed: {self._error}')
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the whole clip is rendered."""
         self._thread.join(timeout)
+        self._check()
         return not self._thread.is_alive()
 
     def close(self) -> None:
@@ -121,8 +130,10 @@ class WorldSource:
         """Yield frames forever (ping-pong over the clip once it is rendered)."""
         i = 0
         while len(self._clip) < self.count and not self._stop.is_set():
+            self._check()
             i = min(i + 1, len(self._clip) - 1)
             yield self._clip[i]
+        self._check()
         n = len(self._clip)
         order = list(range(n)) + list(range(n - 2, 0, -1))
         while True:
@@ -145,17 +156,25 @@ class VideoSource:
             raise InputError(msg)
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Yield frames forever (the video restarts at its end)."""
+        """Yield frames forever (the video restarts at its end).
+
+        Raises:
+            InputError: a pass gave no frame (the file was removed or damaged meanwhile).
+        """
         while True:
             cap = cv2.VideoCapture(self.path)
+            count = 0
             try:
                 while True:
                     ok, bgr = cap.read()
                     if not ok:
                         break
+                    count += 1
                     yield _fit(bgr, self.size)
             finally:
                 cap.release()
+            if not count:
+                raise InputError(f'video {self.path} gives no frames any more')
 
 
 class FolderSource:
@@ -163,21 +182,34 @@ class FolderSource:
 
     def __init__(self, path: str | Path, width: int | None = None,
                  height: int | None = None) -> None:
-        self.files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted(p for p in Path(path).iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             msg = f'no images ({", ".join(IMAGE_SUFFIXES)}) in {path}'
             raise InputError(msg)
         self.size = (int(width), int(height)) if width and height else None
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Yield frames forever; unreadable files are skipped with a warning."""
+        """Yield frames forever; unreadable files are skipped with a warning (once each).
+
+        Raises:
+            InputError: a pass over the folder gave no frame.
+        """
+        warned: set[Path] = set()
         while True:
+            count = 0
             for path in self.files:
                 bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
                 if bgr is None:
-                    LOG.warning('cannot read %s, skipped', path)
+                    if path not in warned:
+                        warned.add(path)
+                        LOG.warning('cannot read %s, skipped', path)
                     continue
+                count += 1
                 yield _fit(bgr, self.size)
+            if not count:
+                raise InputError(f'none of the {len(self.files)} images in '
+                                 f'{self.files[0].parent} can be read')
 
 
 def _fit(bgr: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
