@@ -4,50 +4,48 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Callable
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f'{value} is not >= {low}')
+    return value
+
+
+def _finite_float(text: str, ok: Callable[[float], bool], bound: str) -> float:
+    """``float(text)``, refused unless finite and ``ok`` holds for it (``bound`` says how)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f'{text} is not a finite number {bound}')
+    return value
 
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{value} is not >= 1')
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f'{text} is not a finite number > 0')
-    return value
+    return _int_at_least(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'{value} is not >= 0')
-    return value
+    return _int_at_least(text, 0)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    return _finite_float(text, lambda v: v > 0, '> 0')
 
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f'{text} is not a finite number >= 0')
-    return value
+    return _finite_float(text, lambda v: v >= 0, '>= 0')
 
 
 def image_side(text: str) -> int:
