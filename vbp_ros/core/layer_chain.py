@@ -250,8 +250,7 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
         # functional op in between, in place or not), no activation module ran since the conv,
         # and it has negative values: the map is read as the conv (or its BatchNorm) produced
         # it, e.g. conv -> MaxPool -> ReLU.
-        unactivated = (calls[j].in_negative and calls[j].in_id == calls[j - 1].out_id
-                       and calls[j].in_version == calls[j - 1].out_version)
+        unactivated = calls[j].in_negative and _takes_previous_output(calls, j)
         if unactivated:
             _warn_before_activation(conv.name)
         return Tap(calls[j], 'input', shape, conv.name)
@@ -269,12 +268,17 @@ def _tap(calls: list[Call], i: int, last: bool, strict: bool) -> Tap:
     return Tap(calls[j - 1], 'output', shape, conv.name)
 
 
+def _takes_previous_output(calls: list[Call], n: int) -> bool:
+    """Whether call ``n`` takes in exactly what call ``n - 1`` returned (no functional op in
+    between, in place or not)."""
+    return bool(calls[n].in_id) and calls[n].in_id == calls[n - 1].out_id \
+        and calls[n].in_version == calls[n - 1].out_version
+
+
 def _flows_on(calls: list[Call], k: int, end: int) -> bool:
     """Whether call ``k``'s output, unchanged, is what each call after it up to ``end`` takes
-    in (no functional op in between, in place or not)."""
-    return all(calls[n].in_id and calls[n].in_id == calls[n - 1].out_id
-               and calls[n].in_version == calls[n - 1].out_version
-               for n in range(k + 1, end + 1))
+    in."""
+    return all(_takes_previous_output(calls, n) for n in range(k + 1, end + 1))
 
 
 def _warn_before_activation(conv_name: str) -> None:

@@ -391,7 +391,7 @@ class VisualBackProp:
             return VbpResult(output, mask)
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
         return VbpResult(output, mask, averaged=averaged,
-                         intermediate=[t.contiguous() for t in inter[::-1]])  # float64
+                         intermediate=[t.contiguous() for t in inter[::-1]])
 
 
 def _unit(m: torch.Tensor) -> torch.Tensor:
