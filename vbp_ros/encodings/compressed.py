@@ -117,14 +117,27 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
     if not data:
         msg_ = f'compressed image (format {fmt!r}) has no data'
         raise EncodingError(msg_)
+    layout = None
     if data.startswith(b'\xff\xd8'):
         layout = _jpeg_layout(data)
         if layout is None:
             msg_ = (f'truncated or corrupt JPEG (format {fmt!r}, {len(data)} bytes): no frame '
                     'header followed by a scan')
             raise EncodingError(msg_)
-        width, height, scan, huffman = layout
-        check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
+        width, height = layout[:2]
+    elif data.startswith(_PNG_MAGIC):
+        size = peek_size(data)
+        if size is None:
+            msg_ = f'corrupt PNG (format {fmt!r}): no IHDR header'
+            raise EncodingError(msg_)
+        width, height = size
+    else:
+        msg_ = (f'compressed image (format {fmt!r}, {len(data)} bytes) is neither JPEG nor '
+                'PNG')
+        raise EncodingError(msg_)
+    check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
+    if layout is not None:
+        _, _, scan, huffman = layout
         # Huffman coding spends at least one bit on every 8x8 block; far fewer bytes than
         # that is a cut or crafted stream that libjpeg would fill with grey at full size.
         blocks = -(-width // 8) * -(-height // 8)
@@ -137,17 +150,6 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
         if data.find(b'\xff\xd9', scan) < 0:
             msg_ = f'truncated JPEG: no end-of-image marker in {len(data)} bytes'
             raise EncodingError(msg_)
-    elif data.startswith(_PNG_MAGIC):
-        size = peek_size(data)
-        if size is None:
-            msg_ = f'corrupt PNG (format {fmt!r}): no IHDR header'
-            raise EncodingError(msg_)
-        width, height = size
-    else:
-        msg_ = (f'compressed image (format {fmt!r}, {len(data)} bytes) is neither JPEG nor '
-                'PNG')
-        raise EncodingError(msg_)
-    check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
     try:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8),
                            cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
