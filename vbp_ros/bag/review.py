@@ -279,15 +279,15 @@ class _Review:
                 # next message in case its camera frame comes right after it.
                 if topic == topics[0]:
                     if held is not None and last_camera is not None and held[0] != t:
-                        yield held[0], held[0], _compose(last_camera[1], held[1])
+                        yield _over(last_camera[1], held)
                         held = None
                     last_camera = (t, arr)
                     if held is not None:  # the camera frame of the waiting mask's time
-                        yield held[0], held[0], _compose(arr, held[1])
+                        yield _over(arr, held)
                         held = None
                 else:
                     if held is not None and last_camera is not None:
-                        yield held[0], held[0], _compose(last_camera[1], held[1])
+                        yield _over(last_camera[1], held)
                     held = None
                     if last_camera is not None and last_camera[0] == t:
                         yield t, t, _compose(last_camera[1], arr)
@@ -303,7 +303,7 @@ class _Review:
                             del d[old]
                     yield t_cam, stamp, _compose(rgb, m)
         if held is not None and last_camera is not None:  # the last mask of the bag
-            yield held[0], held[0], _compose(last_camera[1], held[1])
+            yield _over(last_camera[1], held)
 
     def run(self) -> ReviewReport:
         o = self.opts
@@ -477,6 +477,12 @@ def _thumb(bgr: np.ndarray, width: int) -> np.ndarray:
 def _colour_mask(mask: np.ndarray) -> np.ndarray:
     gray = mask if mask.ndim == 2 else cv2.cvtColor(mask, cv2.COLOR_RGB2GRAY)
     return cv2.applyColorMap(np.ascontiguousarray(gray), cv2.COLORMAP_JET)
+
+
+def _over(camera: np.ndarray, held: tuple[int, np.ndarray]) -> tuple[int, int, np.ndarray]:
+    """A held (bag time, mask) composed over a camera frame, as :meth:`_Review.frames` yields
+    it (keyed by the mask's bag time)."""
+    return held[0], held[0], _compose(camera, held[1])
 
 
 def _compose(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
