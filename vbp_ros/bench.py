@@ -49,34 +49,40 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
         fns['forward[graph]'] = lambda: g_fwd(x)
         fns['forward+vbp[graph]'] = lambda: g_vbp(x)
     if compiled:
-        c_fwd = torch.compile(model, dynamic=False)
-        c_vbp = VisualBackProp(model, compile=True)
-        try:  # compiles now (e.g. no C++ compiler: say so, time the rest)
-            c_fwd(x), c_vbp(x)
-        except Exception as exc:  # noqa: BLE001 -- Inductor raises many kinds
-            first = (str(exc).strip().splitlines() or [''])[0]
-            print(f'torch.compile failed, compiled variants skipped: {type(exc).__name__}: '
-                  f'{first}', file=sys.stderr)
-            compiled = False
-        else:
-            fns['forward[compiled]'] = lambda: c_fwd(x)
-            fns['forward+vbp[compiled]'] = lambda: c_vbp(x)
-    if compiled and graphs:  # Inductor's kernels replayed as CUDA graphs
-        cg_fwd = torch.compile(model, dynamic=False, mode='reduce-overhead')
-        cg_vbp = VisualBackProp(model, compile='reduce-overhead')
-        fns['forward[compiled-graph]'] = lambda: cg_fwd(x)
-        fns['forward+vbp[compiled-graph]'] = lambda: cg_vbp(x)
+        fns.update(_compiled(model, x, 'compiled', None))
+    if compiled and graphs and 'forward[compiled]' in fns:
+        # Inductor's kernels replayed as CUDA graphs.
+        fns.update(_compiled(model, x, 'compiled-graph', 'reduce-overhead'))
     if names:
-        try:
-            from vbp_ros.core.methods import METHODS
-        except ImportError as exc:  # e.g. captum not installed: time VBP alone
-            print(f'comparison methods skipped: {exc}', file=sys.stderr)
-            METHODS = {}
+        from vbp_ros.core.methods import METHODS
+        missing = [name for name in names if name not in METHODS]
+        if missing:  # Grad-CAM and LRP come from captum, an optional dependency
+            print(f'not timed, as captum is not installed: {", ".join(missing)}',
+                  file=sys.stderr)
         for name in names:
             if name in METHODS and name != 'vbp':
                 m = METHODS[name](model)
                 fns[name] = lambda m=m: m(x)
     return fns
+
+
+def _compiled(model: torch.nn.Module, x: torch.Tensor, variant: str, mode: str | None
+              ) -> dict[str, Callable[[], object]]:
+    """Compiled forward and forward+VBP, compiled now (and, with CUDA graphs, recorded and
+    replayed: Inductor records on the second call); none if that fails (e.g. no C++
+    compiler), which is said, so that the rest is still timed."""
+    c_fwd = torch.compile(model, dynamic=False, mode=mode)
+    c_vbp = VisualBackProp(model, compile=mode or True)
+    try:
+        for _ in range(3):
+            c_fwd(x), c_vbp(x)
+    except Exception as exc:  # noqa: BLE001 -- Inductor raises many kinds
+        first = (str(exc).strip().splitlines() or [''])[0]
+        print(f'torch.compile failed, {variant} variants skipped: {type(exc).__name__}: '
+              f'{first}', file=sys.stderr)
+        return {}
+    return {f'forward[{variant}]': lambda: c_fwd(x),
+            f'forward+vbp[{variant}]': lambda: c_vbp(x)}
 
 
 def _time_interleaved(fns: dict[str, Callable[[], object]], rounds: int, sync: bool,

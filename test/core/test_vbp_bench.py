@@ -43,3 +43,18 @@ def test_report_compares_lrp_with_eager_and_compiled_vbp() -> None:
     assert 'LRP extra cost / VBP (compiled) extra cost = 120x' in text  # 6.0 / 0.05
     text = bench.report([row('forward', 1.0), row('forward+vbp', 0.99), row('lrp', 3.0)])
     assert 'VBP extra cost below the noise' in text and '2.00 ms' in text
+
+
+def test_bench_says_which_methods_it_cannot_time(tmp_path: Path, capsys,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from vbp_ros.core import methods
+    # As without captum: only VisualBackProp and the vanilla gradient are registered.
+    monkeypatch.setattr(methods, 'METHODS', {k: v for k, v in methods.METHODS.items()
+                                             if k in ('vbp', 'gradient')})
+    out = tmp_path / 'b.json'
+    assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
+                       '12', '--budget', '1', '--methods', 'gradient', 'lrp', '--json',
+                       str(out)]) == 0
+    assert {r['method'] for r in json.loads(out.read_text())['rows']} == {
+        'forward', 'forward+vbp', 'gradient'}
+    assert 'not timed, as captum is not installed: lrp' in capsys.readouterr().err

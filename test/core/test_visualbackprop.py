@@ -314,14 +314,37 @@ def test_dtypes(dtype: torch.dtype) -> None:
     assert torch.isfinite(mask).all()
 
 
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_autocast_keeps_the_chain_in_full_precision(dtype: torch.dtype) -> None:
+    # Autocast would run the chain's matrix products in fp16/bf16, where a product of maps
+    # overflows (here: NaN masks) and the float32 range check never sees it.
+    net = PilotNet().eval()
+    x = torch.randn(2, 3, 66, 200) * 300
+    with torch.no_grad():
+        _, ref = VisualBackProp(net)(x)
+        try:
+            with torch.autocast('cpu', dtype=dtype):
+                _, mask = VisualBackProp(net)(x)
+        except RuntimeError as exc:
+            pytest.skip(f'{dtype} autocast unsupported here: {exc}')
+    assert mask.dtype == torch.float32 and torch.isfinite(mask).all()
+    assert (mask - ref).abs().max() < 0.02  # what the low-precision forward pass itself moves
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
-def test_cuda_matches_cpu() -> None:
+def test_cuda_matches_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # TF32 convolutions (the default on Ampere and later) move masks by ~4e-4.
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
     net = PilotNet().eval()
     x = torch.randn(2, 3, 66, 200)
     _, ref = VisualBackProp(net)(x)
     _, mask = VisualBackProp(net.cuda())(x.cuda())
     assert mask.device.type == 'cuda'
     assert torch.allclose(mask.cpu(), ref, atol=1e-4)
+    with torch.autocast('cuda', dtype=torch.float16):
+        _, half = VisualBackProp(net)(x.cuda())
+    assert torch.isfinite(half).all() and (half.cpu() - ref).abs().max() < 0.02
 
 
 def test_no_conv_layers_is_a_clear_error() -> None:

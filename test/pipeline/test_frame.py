@@ -190,6 +190,24 @@ def test_cuda_request_without_gpu_is_clear(model_path: Path) -> None:
         FramePipeline(model_path, device='cuda')
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('graphs', [True, False])
+def test_cuda_pipeline_matches_cpu(model_path: Path, road_image: np.ndarray, graphs: bool,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
+    cpu = FramePipeline(model_path, device='cpu')
+    gpu = FramePipeline(model_path, device='cuda', cuda_graphs=graphs)
+    frames = [road_image, road_image[::-1].copy()]
+    for want, got in zip(cpu.process_batch(frames), gpu.process_batch(frames)):
+        assert got.curvature == pytest.approx(want.curvature, abs=1e-4)
+        assert np.abs(got.mask.astype(int) - want.mask).max() <= 1
+    for frame in frames:  # batch 1 (its own graph), mask on and off
+        assert np.abs(gpu.process(frame).mask.astype(int) - cpu.process(frame).mask).max() <= 1
+        assert gpu.process(frame, mask=False).curvature == pytest.approx(
+            cpu.process(frame).curvature, abs=1e-4)
+
+
 def test_nan_curvature_is_never_clipped_to_full_lock() -> None:
     from vbp_ros.pipeline.steering import clip_angle, SteeringConversion
     assert math.isnan(SteeringConversion()(float('nan')))

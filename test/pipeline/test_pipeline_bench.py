@@ -26,3 +26,23 @@ def test_pipeline_bench_eager_and_compiled(tmp_path: Path, capsys, inductor: Non
                                 'forward_vbp', 'postprocess'}
         assert all(0 < v['p50'] <= v['p99'] for v in r['ms'].values())
     assert '160x120 compiled:' in capsys.readouterr().out
+
+
+def test_pipeline_bench_does_not_time_a_failed_compile_as_compiled(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    from vbp_ros.core.visualbackprop import VisualBackProp
+    from vbp_ros.pipeline.frame import FramePipeline
+
+    def fall_back(self: FramePipeline, frame: object) -> None:  # as when compiling fails
+        self.vbp = VisualBackProp(self.model)
+
+    monkeypatch.setattr(FramePipeline, '_compile', fall_back)
+    out = tmp_path / 'p.json'
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(['--device', 'cpu', '--sizes', '96x64', '--frames', '2', '--compile',
+                           '--json', str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert [r['variant'] for r in json.loads(out.read_text())] == ['eager']
+    assert 'compiled variant not timed' in capsys.readouterr().err

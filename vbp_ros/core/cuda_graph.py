@@ -17,6 +17,10 @@ class CudaGraphed:
                  warmup: int = 3) -> None:
         if example.device.type != 'cuda':
             raise ValueError('CUDA graphs need a CUDA tensor')
+        if torch.is_autocast_enabled() and torch.is_autocast_cache_enabled():
+            # The capture would read autocast's cached low-precision weights, which are freed
+            # when the autocast block ends (torch.cuda.make_graphed_callables refuses it too).
+            raise ValueError('CUDA graphs under torch.autocast need cache_enabled=False')
         self.static_in = example.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -30,6 +34,9 @@ class CudaGraphed:
 
     def __call__(self, x: torch.Tensor) -> Any:
         """Run the captured work on ``x`` (same shape, dtype and device as the example)."""
+        if x.shape != self.static_in.shape or x.dtype != self.static_in.dtype:
+            raise ValueError(f'this CUDA graph takes {tuple(self.static_in.shape)} '
+                             f'{self.static_in.dtype}, got {tuple(x.shape)} {x.dtype}')
         self.static_in.copy_(x)
         self.graph.replay()
         return self.static_out

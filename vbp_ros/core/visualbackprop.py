@@ -335,13 +335,14 @@ class VisualBackProp:
         # float32, the mask scaled to a maximum of 1 after every product: that does not change
         # the normalised mask, keeps any chain in float32's range, and Inductor fuses it into
         # the kernels (a float64 chain cost 6 % of PilotNet's forward pass more).
-        mask = maps[-1].float()
-        for k in range(len(maps) - 1, -1, -1):
-            along_w, along_h = plan.axis_steps[k]
-            mask = along_h(along_w(mask))
-            if k:
-                mask = _unit(mask * maps[k - 1])
-        return output, _normalise(mask)
+        with _full_precision(x):
+            mask = maps[-1].float()
+            for k in range(len(maps) - 1, -1, -1):
+                along_w, along_h = plan.axis_steps[k]
+                mask = along_h(along_w(mask))
+                if k:
+                    mask = _unit(mask * maps[k - 1])
+            return output, _normalise(mask)
 
     def _forward(self, x: torch.Tensor, plan: _Plan) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The model's output and its maps (shallow to deep)."""
@@ -382,16 +383,24 @@ class VisualBackProp:
             assert mask_np is not None
             return VbpResult(output, torch.from_numpy(mask_np))
         inter: list[torch.Tensor] | None = [] if intermediates else None
-        mask = _normalise(upsample_chain(maps, plan.up, inter), maps)
-        if mask is None:  # out of float32's range
-            inter = [] if intermediates else None
-            mask = _normalise(upsample_chain(maps, plan.wide_steps(), inter))
+        with _full_precision(maps[0]):
+            mask = _normalise(upsample_chain(maps, plan.up, inter), maps)
+            if mask is None:  # out of float32's range
+                inter = [] if intermediates else None
+                mask = _normalise(upsample_chain(maps, plan.wide_steps(), inter))
         assert mask is not None
         if inter is None:
             return VbpResult(output, mask)
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
         return VbpResult(output, mask, averaged=averaged,
                          intermediate=[t.contiguous() for t in inter[::-1]])
+
+
+def _full_precision(t: torch.Tensor) -> contextlib.AbstractContextManager[None]:
+    """The chain's products in its own dtype even under ``torch.autocast``, which would run
+    them in fp16/bf16: a product of several maps overflows fp16, and the float32 range check
+    only sees float32 results."""
+    return torch.autocast(t.device.type, enabled=False)
 
 
 def _unit(m: torch.Tensor) -> torch.Tensor:

@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         save_model(PilotNet(), model, ModelSpec())
     pipes = {'eager': FramePipeline(model, device=args.device)}
     if args.compile:
-        pipes['compiled'] = FramePipeline(model, device=args.device, compile=True)
+        compiled = FramePipeline(model, device=args.device, compile=True)
+        if compiled.vbp.compile:
+            pipes['compiled'] = compiled
+        else:  # it fell back to eager (the warning above says why): nothing new to time
+            print('compiled variant not timed: torch.compile failed', file=sys.stderr)
     results = []
     for size in args.sizes:
         w, h = (int(v) for v in size.split('x'))

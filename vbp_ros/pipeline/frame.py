@@ -121,7 +121,10 @@ class FramePipeline:
         log.info('compiling model + VisualBackProp with torch.compile (takes seconds)')
         t = time.perf_counter()
         try:
-            self.process(frame, mask=True)
+            # Three calls: with CUDA graphs, Inductor warms up on the first, records the graph
+            # on the second and replays it from the third, and any of them can fail.
+            for _ in range(3):
+                self.process(frame, mask=True)
         except Exception as exc:  # no C++ compiler, a model Dynamo cannot trace, ...
             # A fault of the model itself shows up again, eagerly, on the next call.
             log.warning('torch.compile failed, running eagerly: %s: %s', type(exc).__name__,
