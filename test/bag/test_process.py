@@ -420,3 +420,44 @@ def test_torch_threads_are_set_for_the_run_and_restored(make_camera_bag: Any, pi
     assert seen == [1] and torch.get_num_threads() == before
     with pytest.raises(ValueError, match='torch_threads'):
         ProcessOptions(torch_threads=0)
+
+
+def test_copy_input_of_a_humble_bag_keeps_its_layouts_and_qos(pipeline: Any, tmp_path: Path
+                                                              ) -> None:
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+    from bag_testutil import camera_frames, camera_message, HUMBLE_TRANSIENT_LOCAL_QOS, \
+        write_humble_bag
+    humble = get_typestore(Stores.ROS2_HUMBLE)
+    R, H, T = (humble.types[t] for t in ('sensor_msgs/msg/Range', 'std_msgs/msg/Header',
+                                          'builtin_interfaces/msg/Time'))
+    # Range gained a field after Humble: a Jazzy definition would not fit these bytes.
+    rng_cdr = humble.serialize_cdr(R(H(T(1, 0), 'sonar'), 0, 0.1, 0.2, 10.0, 1.5),
+                                   'sensor_msgs/msg/Range')
+    messages = [('/sonar', 'sensor_msgs/msg/Range', rng_cdr, stamp_of(0)),
+                ('/wheels', 'my_msgs/msg/Speed', b'\x00\x01\x00\x00' + bytes(8), stamp_of(0))]
+    for i, rgb in enumerate(camera_frames(3)):
+        messages.append(('/cam', *camera_message(rgb, i, 'bgr8'), stamp_of(i)))
+    write_humble_bag(tmp_path / 'in', messages, qos={'/sonar': HUMBLE_TRANSIENT_LOCAL_QOS})
+    with BagReader(tmp_path / 'in') as bag:
+        assert bag.distro == 'humble'
+
+    rep = process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(copy_input=True),
+                      pipeline=pipeline)
+    assert rep.complete and rep.frames == 3
+    with Reader(tmp_path / 'out') as r:
+        conns = {c.topic: c for c in r.connections}
+        sonar = conns['/sonar']
+        assert 'variance' not in sonar.msgdef.data
+        assert sonar.digest == definition('sensor_msgs/msg/Range', 'humble')[1]
+        assert sonar.digest != definition('sensor_msgs/msg/Range')[1]
+        (qos,) = sonar.ext.offered_qos_profiles  # ros2 bag play offers what was recorded
+        assert qos.durability.name == 'TRANSIENT_LOCAL'
+        store = get_typestore(Stores.EMPTY)  # only what the output bag itself says
+        store.register(get_types_from_msg(sonar.msgdef.data, 'sensor_msgs/msg/Range'))
+        (_, _, data), = r.messages([sonar])
+        assert store.deserialize_cdr(bytes(data), 'sensor_msgs/msg/Range').range == 1.5
+        # No definition anywhere for the custom type: not copied, and the bag says so.
+        assert '/wheels' not in conns
+    with BagReader(tmp_path / 'out') as bag:
+        assert bag.metadata['vbp_ros.not_copied'] == '/wheels'
+        assert bag.distro == 'jazzy'

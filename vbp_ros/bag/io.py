@@ -26,9 +26,10 @@ from typing import Any, Literal, TYPE_CHECKING
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.mcap_fast import McapFile, Unsupported
 from vbp_ros.bag.types import definition, hash_of_definition
+from vbp_ros.msgs.registry import DEFAULT_DISTRO, DISTROS
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import Collection, Iterator, Sequence
     from types import TracebackType
 
     from rosbags.interfaces import Connection
@@ -38,6 +39,7 @@ STORAGES = ('mcap', 'sqlite3')
 COMPLETE_KEY = 'vbp_ros.complete'
 INCOMPLETE_SUFFIX = '.incomplete'
 _STORAGE_FILES = ('.mcap', '.db3')
+_ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -65,6 +67,8 @@ class TopicInfo:
         count: number of messages.
         msgdef: stored ``.msg`` definition ('' when the bag has none).
         rihs01: stored type hash ('' when the bag has none).
+        qos: the QoS profiles its publishers offered (``rosbags`` ``Qos``; ``ros2 bag play``
+            publishes with them, e.g. ``/tf_static`` transient local).
     """
 
     name: str
@@ -72,6 +76,7 @@ class TopicInfo:
     count: int
     msgdef: str = ''
     rihs01: str = ''
+    qos: tuple[Any, ...] = ()
 
 
 class BagReader:
@@ -102,6 +107,7 @@ class BagReader:
         self._reader: Any = None
         self._maps: list[McapFile] = []
         self._errors = _read_errors()
+        self._bare = False  # a storage file read without the metadata.yaml of its bag
 
     def open(self) -> None:
         """Open the bag and read its index.
@@ -151,10 +157,12 @@ class BagReader:
     def _storage_target(self) -> Path:
         """Return the folder, or the lone storage file of a folder without metadata.yaml."""
         if not self.path.is_dir() or (self.path / 'metadata.yaml').is_file():
+            self._bare = not self.path.is_dir()
             return self.path
         files = sorted(p for p in self.path.iterdir() if p.suffix in _STORAGE_FILES)
         if len(files) == 1:
             LOG.warning('%s has no metadata.yaml; reading %s directly', self.path, files[0].name)
+            self._bare = True
             return files[0]
         msg = (f'cannot read bag {self.path}: no metadata.yaml'
                + (f' and {len(files)} storage files' if files else ' and no .mcap/.db3 file'))
@@ -220,10 +228,23 @@ class BagReader:
             return out
         for name, info in sorted(self.reader.topics.items()):
             conns = info.connections
+            qos = getattr(conns[0].ext, 'offered_qos_profiles', ()) if conns else ()
             out[name] = TopicInfo(name=name, ros_type=info.msgtype or '', count=info.msgcount,
                                   msgdef=info.msgdef.data if info.msgdef else '',
-                                  rihs01=conns[0].digest if conns else '')
+                                  rihs01=conns[0].digest if conns else '', qos=tuple(qos))
         return out
+
+    @property
+    def distro(self) -> str:
+        """Whose message layouts the bag's types have: its ``ros_distro`` where the package
+        knows that distribution, 'humble' for bags without one (Humble and older write none),
+        else 'jazzy' (e.g. bags written by ``rosbags``)."""
+        if self.salvaged is not None:  # a cut-off recording of this package's node
+            return DEFAULT_DISTRO
+        distro = self.reader.ros_distro
+        if not distro:
+            return 'humble'
+        return distro if distro in DISTROS else DEFAULT_DISTRO
 
     def messages(self, topics: Collection[str] | None = None, *, zero_copy: bool = False
                  ) -> Iterator[tuple[str, int, bytes | memoryview]]:
@@ -263,7 +284,10 @@ class BagReader:
             else:
                 self._maps.extend(maps)
                 for m in maps:
-                    yield from m.messages(wanted)
+                    for item in m.messages(wanted):
+                        if self._bare:
+                            self._check_uncompressed(item[2])
+                        yield item
                 return
         it = self.reader.messages(connections=conns)
         while True:
@@ -274,7 +298,16 @@ class BagReader:
             except self._errors as exc:
                 msg = f'bag {self.path} is damaged or truncated: {exc}'
                 raise BagError(msg) from None
+            if self._bare:
+                self._check_uncompressed(data)
             yield conn.topic, stamp, data
+
+    def _check_uncompressed(self, data: bytes | memoryview) -> None:
+        """Refuse a zstd frame where CDR should be (CDR starts with 00 0x 00 00)."""
+        if data[:4] == _ZSTD_MAGIC:
+            raise BagError(f'{self.path} holds zstd-compressed messages (recorded with '
+                           '--compression-mode message) but not the metadata.yaml that says '
+                           'so: read the bag folder with its metadata.yaml')
 
 
 class BagWriter:
@@ -365,24 +398,26 @@ class BagWriter:
         """Store a string in the bag's ``custom_data``."""
         self._custom[key] = str(value)
 
-    def add_topic(self, topic: str, ros_type: str, *, msgdef: str = '',
-                  rihs01: str = '') -> None:
+    def add_topic(self, topic: str, ros_type: str, *, msgdef: str = '', rihs01: str = '',
+                  qos: Sequence[Any] = (), distro: str = DEFAULT_DISTRO) -> None:
         """Register a topic now (otherwise the first :meth:`write` does).
 
         Args:
             topic: topic name.
             ros_type: message type name.
             msgdef, rihs01: definition and hash to store (e.g. copied from an input bag); looked
-                up by type name when empty.
+                up by type name (in ``distro``'s layout) when empty.
+            qos: offered QoS profiles to store (``rosbags`` ``Qos``, e.g. from
+                :attr:`TopicInfo.qos`); none means ROS's default when played.
 
         Raises:
             BagError: the topic exists with another type, or the type is unknown.
         """
         with self._lock:
-            self._connection(topic, ros_type, msgdef, rihs01)
+            self._connection(topic, ros_type, msgdef, rihs01, qos, distro)
 
-    def _connection(self, topic: str, ros_type: str, msgdef: str = '',
-                    rihs01: str = '') -> Connection:
+    def _connection(self, topic: str, ros_type: str, msgdef: str = '', rihs01: str = '',
+                    qos: Sequence[Any] = (), distro: str = DEFAULT_DISTRO) -> Connection:
         conn = self._conns.get(topic)
         if conn is not None:
             if conn.msgtype != ros_type:
@@ -392,11 +427,11 @@ class BagWriter:
         if self._writer is None:
             raise BagError(f'bag {self.path} is not open')
         if not msgdef or (not rihs01 and msgdef.startswith('=' * 80 + '\nIDL: ')):
-            msgdef, rihs01 = definition(ros_type)  # (IDL texts: only types we know)
+            msgdef, rihs01 = definition(ros_type, distro)  # (IDL texts: only types we know)
         elif not rihs01:  # Humble bags and salvaged input carry definitions without hashes
             rihs01 = hash_of_definition(ros_type, msgdef)
-        added: Connection = self._writer.add_connection(topic, ros_type, msgdef=msgdef,
-                                                        rihs01=rihs01)
+        added: Connection = self._writer.add_connection(
+            topic, ros_type, msgdef=msgdef, rihs01=rihs01, offered_qos_profiles=list(qos))
         self._conns[topic] = added
         self._counts[topic] = 0
         return added

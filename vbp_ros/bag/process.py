@@ -370,6 +370,7 @@ class _Run:
         self.complete = False
         self.reached_end = False
         self.skipped: set[str] = set()
+        self.not_copied: list[str] = []  # input topics --copy-input could not copy
         self.unusable = 0  # camera frames that could not be decoded (reader thread only)
         self.pool: ThreadPoolExecutor | None = None
         self.pool_lock = threading.Lock()
@@ -471,6 +472,8 @@ class _Run:
             if self.opts.copy_input:
                 for name, info in self.topics.items():
                     self._copy_topic(name, info)
+                if self.not_copied:
+                    self.writer.set_metadata('vbp_ros.not_copied', ' '.join(self.not_copied))
             while True:
                 try:  # a timeout, so that even a lost wake-up cannot stall the writer
                     item = self.to_write.get(timeout=0.5)
@@ -494,10 +497,12 @@ class _Run:
             self.skipped.add(name)
             return
         try:
-            self.writer.add_topic(name, info.ros_type, msgdef=info.msgdef, rihs01=info.rihs01)
+            self.writer.add_topic(name, info.ros_type, msgdef=info.msgdef, rihs01=info.rihs01,
+                                  qos=info.qos, distro=self.reader.distro)
         except BagError as exc:
             LOG.warning('not copying %s: %s', name, exc)
             self.skipped.add(name)
+            self.not_copied.append(name)
 
     def _write_batch(self, batch: _Batch) -> None:
         msgs, opts, w = self.msgs, self.opts, self.writer

@@ -66,12 +66,17 @@ def compute_type_hash(cls: type, distro: str | None = None) -> str:
     store = get_typestore(Stores.EMPTY)
     types = {}
     for name, text in texts.items():
-        types.update(get_types_from_msg(_CHAR.sub('uint8', text), name))
+        types.update(get_types_from_msg(rosidl_chars(text), name))
     store.register(types)
     return store.hash_rihs01(ros_type(cls))
 
 
 _CHAR = re.compile(r'^char(?=[\[ ])', re.MULTILINE)
+
+
+def rosidl_chars(msgdef: str) -> str:
+    """``.msg`` text with its ``char`` fields as the ``uint8`` that rosidl hashes them as."""
+    return _CHAR.sub('uint8', msgdef)
 
 
 def _closure(cls: type) -> list[type]:
