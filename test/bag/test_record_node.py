@@ -98,3 +98,39 @@ def test_recording_holds_everything_published(monkeypatch: pytest.MonkeyPatch, p
     # The camera frames the node received are recorded too.
     assert [msgs.deserialize(d, msgs.Image).width for d in in_bag['/camera/image_raw']] == \
         [160] * len(frames)
+
+
+def test_a_failed_recording_shows_in_diagnostics_and_is_logged_sparingly(
+        monkeypatch: pytest.MonkeyPatch, pipeline: Any, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from vbp_ros.bag import BagError
+    from vbp_ros.bag.io import BagWriter
+    from vbp_ros.msgs import DiagnosticStatus
+    from vbp_ros.node.logic import VbpNode
+    from vbp_ros.node.params import NodeParams
+    from vbp_ros.transport.dds import DdsTransport
+
+    def full(self: BagWriter, *args: object) -> None:
+        raise BagError('cannot write to bag: No space left on device')
+
+    monkeypatch.setattr(BagWriter, 'write', full)
+    monkeypatch.setenv('CYCLONEDDS_URI', LOOPBACK.as_uri())
+    recorder = BagRecorder(tmp_path / 'drive')
+    transport = DdsTransport('vbp', domain_id=102 + os.getpid() % 2)
+    node = VbpNode(transport, pipeline=pipeline, observers=[recorder],
+                   params=NodeParams(diagnostics_period=0.05))
+    try:
+        with caplog.at_level('ERROR'):
+            node.start()  # every diagnostics message goes to the recorder, which fails
+            assert wait_until(lambda: recorder.health()[0] == 2, 10.0)
+            time.sleep(1.0)  # ~20 more failing calls
+        status = node.diagnostics().status[0]
+        assert status.level == DiagnosticStatus.ERROR and 'No space left' in status.message
+        assert {v.key for v in status.values} >= {'recording_to', 'recording_dropped'}
+        failures = [r for r in caplog.records if 'failed on /diagnostics' in r.getMessage()]
+        assert 1 <= len(failures) <= 2 and 'No space left' in failures[0].getMessage()
+    finally:
+        node.stop()
+        transport.close()
+        with pytest.raises(BagError):
+            recorder.close()

@@ -62,8 +62,7 @@ def test_every_message_lands_in_the_bag(tmp_path: Path, storage: str) -> None:
 
 def test_concurrent_producers_lose_nothing(tmp_path: Path) -> None:
     n_threads, n_each = 4, 60
-    # A tiny queue limit makes producers wait for the writer: nothing may be dropped.
-    with BagRecorder(tmp_path / 'rec', max_queue_bytes=200) as rec:
+    with BagRecorder(tmp_path / 'rec') as rec:
         def produce(k: int) -> None:
             for i in range(n_each):
                 rec(f'/t{k}', FLOAT, typestore().serialize_cdr(
@@ -79,6 +78,99 @@ def test_concurrent_producers_lose_nothing(tmp_path: Path) -> None:
         values = [typestore().deserialize_cdr(d, FLOAT).data for _, d in got[f'/t{k}']]
         assert values == [float(i) for i in range(n_each)]
         assert [s for s, _ in got[f'/t{k}']] == [k * 10_000 + i for i in range(n_each)]
+
+
+def _slow_writes(monkeypatch: pytest.MonkeyPatch, gate: threading.Event) -> None:
+    """Each write of the recorder's thread waits for ``gate``: a disk that fell behind."""
+    from vbp_ros.bag.io import BagWriter
+    write = BagWriter.write
+
+    def slow(self: BagWriter, *args: object) -> None:
+        gate.wait(10)
+        write(self, *args)
+
+    monkeypatch.setattr(BagWriter, 'write', slow)
+
+
+def test_a_full_queue_drops_and_reports_instead_of_waiting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    # A node's callbacks must never wait for the disk: a message that finds the queue full is
+    # dropped, counted, logged, reported to diagnostics and noted in the bag.
+    gate = threading.Event()
+    _slow_writes(monkeypatch, gate)
+    cdr = serialize(Float32(1.0))  # 8 bytes: 3 fit into 24
+    rec = BagRecorder(tmp_path / 'rec', max_queue_bytes=24)
+    assert rec.health()[0] == 0
+    done = threading.Event()
+
+    def produce() -> None:
+        for i in range(10):
+            rec('/a', FLOAT, cdr, i)
+        done.set()
+
+    with caplog.at_level('WARNING'):
+        threading.Thread(target=produce, daemon=True).start()
+        assert done.wait(5), 'a call waited for the disk'
+        # Three are queued (the stalled writer holds the first), seven found no room.
+        assert rec.dropped == {'/a': 7} and 'drops messages' in caplog.text
+    level, message, values = rec.health()
+    assert (level, values['recording_dropped']) == (1, '7') and 'dropped 7' in message
+    assert rec.health()[0] == 0  # nothing new since
+    gate.set()
+    rec.close()
+    assert len(_read_all(tmp_path / 'rec')['/a']) == 3
+    from vbp_ros.bag import BagReader
+    with BagReader(tmp_path / 'rec') as bag:
+        assert bag.metadata['vbp_ros.dropped_messages'] == '7'
+
+
+def test_a_failed_recording_is_an_error_in_its_health(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from vbp_ros.bag.io import BagWriter
+
+    def full(self: BagWriter, *args: object) -> None:
+        raise BagError('cannot write to bag: No space left on device')
+
+    monkeypatch.setattr(BagWriter, 'write', full)
+    rec = BagRecorder(tmp_path / 'rec')
+    rec('/a', FLOAT, serialize(Float32(1.0)), 1)
+    for _ in range(100):
+        if rec.health()[0]:
+            break
+        threading.Event().wait(0.02)
+    level, message, _ = rec.health()
+    assert level == 2 and 'No space left' in message
+    with pytest.raises(BagError, match='No space left'):
+        rec.close()
+
+
+def test_an_interrupt_while_closing_finishes_the_bag_with_what_was_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second Ctrl-C while close() writes a long queue: the bag is finished at once, with the
+    # messages written so far, and the rest counted as dropped.
+    import signal
+    gate = threading.Event()
+    _slow_writes(monkeypatch, gate)
+    rec = BagRecorder(tmp_path / 'rec')
+    for i in range(20):
+        rec('/a', FLOAT, serialize(Float32(float(i))), i)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGALRM, interrupt)
+    threading.Timer(0.8, gate.set).start()  # the disk comes back after the interrupt
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            rec.close()  # the writer is stuck on the first message
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    rec.close()  # idempotent, nothing left to do
+    got = _read_all(tmp_path / 'rec')['/a']
+    assert len(got) + rec.dropped['/a'] == 20 and len(got) <= 1
 
 
 def test_memoryview_input_is_copied(tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
 ``vbp-ros node --record DIR`` hands each outgoing message to a :class:`BagRecorder` as the CDR
 bytes that go on the wire, so the bag holds exactly what was published. Writing happens on a
-background thread so the node's publishing path only pays for a queue put; nothing is ever
-dropped: when the queue holds ``max_queue_bytes`` the caller waits.
+background thread so the node's publishing path only pays for a queue put, and never waits for
+the disk: a message that finds ``max_queue_bytes`` waiting is dropped (as ``ros2 bag record``
+drops what finds its cache full) and counted, in the log, in :meth:`BagRecorder.health` (the
+node's diagnostics) and in the bag's metadata (``vbp_ros.dropped_messages``).
 """
 from __future__ import annotations
 
 import atexit
 import logging
+import math
 from pathlib import Path
 import queue
 import threading
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 _STOP = None
+#: Seconds between two warnings about dropped messages.
+_WARN_EVERY_S = 5.0
 
 
 def recording_path(path: str | Path) -> Path:
@@ -66,7 +71,7 @@ class BagRecorder:
             path: bag folder to create, or an existing plain folder to create one in
                 (see :func:`recording_path`).
             storage: 'mcap' (default) or 'sqlite3'.
-            max_queue_bytes: bytes waiting to be written before callers block.
+            max_queue_bytes: bytes waiting to be written beyond which messages are dropped.
 
         Raises:
             ValueError: unknown storage.
@@ -78,9 +83,13 @@ class BagRecorder:
         self._writer = BagWriter(self.path, storage=storage, version=8)
         self._opened = threading.Event()
         self._queue: queue.Queue[tuple[str, str, bytes, int] | None] = queue.Queue()
-        self._room = threading.Condition()
+        self._lock = threading.Lock()  # guards _pending, _dropped, _closed
         self._pending = 0
         self._max_bytes = max(1, int(max_queue_bytes))
+        self._dropped: dict[str, int] = {}
+        self._drops_reported = 0  # by health()
+        self._drops_warned = (0, -math.inf)  # (count, time) of the last warning
+        self._abort = threading.Event()  # finish the bag now, leaving what is queued
         self._error: BaseException | None = None
         self._types: dict[str, str] = {}  # topic -> type, checked where messages come in
         self._types_lock = threading.Lock()
@@ -101,6 +110,36 @@ class BagRecorder:
     def counts(self) -> dict[str, int]:
         """Messages written so far, per topic (queued ones not yet included)."""
         return self._writer.counts
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Messages dropped so far, per topic (the disk fell behind, or the recording was
+        aborted with messages still queued)."""
+        with self._lock:
+            return dict(self._dropped)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting to be written."""
+        with self._lock:
+            return self._pending
+
+    def health(self) -> tuple[int, str, dict[str, str]]:
+        """(level, message, values) for a diagnostics report: level 2 (ERROR) once writing
+        failed, 1 (WARN) when messages were dropped since the previous call, else 0."""
+        with self._lock:
+            dropped, pending = sum(self._dropped.values()), self._pending
+            new, self._drops_reported = dropped - self._drops_reported, dropped
+        values = {'recording_to': str(self.path),
+                  'recording_written': str(sum(self.counts.values())),
+                  'recording_dropped': str(dropped),
+                  'recording_queued_mib': f'{pending / 2**20:.1f}'}
+        if self._error is not None:
+            return 2, f'recording failed: {self._error}', values
+        if new:
+            return 1, (f'recording dropped {new} messages since the last report: the disk '
+                       'is slower than the data'), values
+        return 0, 'recording', values
 
     def __call__(self, topic: str, ros_type: str, cdr: bytes | bytearray | memoryview,
                  stamp_ns: int) -> None:
@@ -127,17 +166,29 @@ class BagRecorder:
                 self._types[topic] = ros_type
         data = cdr if isinstance(cdr, bytes) else bytes(cdr)
         size = len(data)
-        with self._room:
-            while True:
-                if self._error is not None:
-                    raise BagError(f'recording to {self.path} failed: {self._error}')
-                if self._closed:
-                    raise BagError(f'recorder for {self.path} is closed')
-                if self._pending == 0 or self._pending + size <= self._max_bytes:
-                    break
-                self._room.wait(0.5)
-            self._pending += size
-            self._queue.put((topic, ros_type, data, int(stamp_ns)))
+        with self._lock:
+            if self._error is not None:
+                raise BagError(f'recording to {self.path} failed: {self._error}')
+            if self._closed:
+                raise BagError(f'recorder for {self.path} is closed')
+            if self._pending == 0 or self._pending + size <= self._max_bytes:
+                self._pending += size
+                self._queue.put((topic, ros_type, data, int(stamp_ns)))
+                return
+            self._dropped[topic] = self._dropped.get(topic, 0) + 1
+        self._warn_dropped()
+
+    def _warn_dropped(self) -> None:
+        """Say, at most every few seconds, that messages are being dropped."""
+        now = time.monotonic()
+        with self._lock:
+            total = sum(self._dropped.values())
+            if now - self._drops_warned[1] < _WARN_EVERY_S:
+                return
+            self._drops_warned = (total, now)
+        LOG.warning('recording to %s drops messages: %d MiB are waiting for the disk, which '
+                    'is slower than the data (%d dropped so far)', self.path,
+                    self._max_bytes // 2**20, total)
 
     def _run(self) -> None:
         try:
@@ -150,6 +201,11 @@ class BagRecorder:
         try:
             self._write_queued()
         finally:
+            dropped = self.dropped
+            if dropped:
+                self._writer.set_metadata('vbp_ros.dropped_messages', str(sum(dropped.values())))
+                LOG.warning('recording to %s dropped %s', self.path, ', '.join(
+                    f'{n} on {topic}' for topic, n in sorted(dropped.items())))
             try:
                 self._writer.close()
             except BagError as exc:
@@ -172,15 +228,17 @@ class BagRecorder:
                 return
             topic, ros_type, data, stamp = item
             try:
-                if self._error is None:
+                if self._abort.is_set():
+                    with self._lock:
+                        self._dropped[topic] = self._dropped.get(topic, 0) + 1
+                elif self._error is None:
                     self._writer.write(topic, ros_type, data, stamp)
-            except Exception as exc:  # a dead writer thread would block callers forever
+            except Exception as exc:  # noqa: BLE001 -- reported by every later call
                 LOG.error('recording to %s failed: %s', self.path, exc)
                 self._error = exc
             finally:
-                with self._room:
+                with self._lock:
                     self._pending -= len(data)
-                    self._room.notify_all()
 
     def _close_at_exit(self) -> None:
         try:
@@ -191,21 +249,38 @@ class BagRecorder:
     def close(self) -> Path:
         """Write what is queued, finish the bag and return its path; idempotent.
 
+        A KeyboardInterrupt while the queue is being written (a second Ctrl-C) drops what is
+        still queued, finishes the bag with what was written, and is raised again.
+
         Raises:
             BagError: a write failed (the bag is still finished with what was written).
         """
         with self._close_lock:
-            if not self._closed:
-                atexit.unregister(self._close_at_exit)
-                with self._room:
-                    self._closed = True
-                    self._queue.put(_STOP)
-                self._thread.join()
+            with self._lock:
+                closing, self._closed = not self._closed, True
+            if closing:
+                self._queue.put(_STOP)
+            try:
+                self._wait_for_writer()
+            except KeyboardInterrupt:
+                self._abort.set()
+                self._wait_for_writer()
+                raise
+            # Only now: if a signal cut the wait short, the exit still finishes the bag.
+            atexit.unregister(self._close_at_exit)
+            if closing:
                 total = sum(self._writer.counts.values())
                 LOG.info('recorded %d messages to %s', total, self.path)
         if self._error is not None:
             raise BagError(f'recording to {self.path} failed: {self._error}')
         return self.path
+
+    def _wait_for_writer(self) -> None:
+        """Wait until the writing thread has finished the bag. Not ``Thread.join``: a
+        KeyboardInterrupt inside it marks a running thread as stopped (CPython before 3.13),
+        after which nothing would wait for the bag's footer."""
+        while self._thread.is_alive():
+            time.sleep(0.02)
 
     def __enter__(self) -> BagRecorder:
         """Return the recorder (it is already open)."""

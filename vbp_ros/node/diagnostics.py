@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Sequence
 
 from vbp_ros.msgs import DiagnosticArray, DiagnosticStatus, Header, KeyValue, Time
 from vbp_ros.node.stats import NodeStats, STAGES
@@ -18,7 +19,9 @@ def _ms(value: float) -> str:
 def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic: str,
                       mask_on: bool, now: float | None = None,
                       prev_malformed: int = 0, prev_errors: int = 0,
-                      counts: dict[str, int] | None = None) -> DiagnosticArray:
+                      counts: dict[str, int] | None = None,
+                      extra: Sequence[tuple[int, str, dict[str, str]]] = ()
+                      ) -> DiagnosticArray:
     """Make one DiagnosticArray with a single status for the node.
 
     Level: OK; WARN when no frame arrived for :data:`STALE_INPUT_S`, or frames were malformed
@@ -36,6 +39,8 @@ def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic
         prev_errors: processing error count at the previous report.
         counts: ``stats.snapshot()`` to report (default: taken now), so that the caller can
             keep the very counts this report covers.
+        extra: (level, message, values) of parts beside the node, e.g. its recorder: their
+            values are added, and the most severe level wins (its message with it).
 
     Returns:
         The message (header stamped with the wall clock).
@@ -74,6 +79,12 @@ def build_diagnostics(stats: NodeStats, name: str, hardware_id: str, input_topic
         level, message = DiagnosticStatus.WARN, f'malformed input: {last_bad}'
     elif last is None or now - last > STALE_INPUT_S:
         level, message = DiagnosticStatus.WARN, f'no frames on {input_topic}'
+    for part_level, part_message, part_values in extra:
+        values += [KeyValue(k, v) for k, v in part_values.items()]
+        if part_level > level:
+            level, message = part_level, part_message
+        elif part_level == level != DiagnosticStatus.OK:
+            message = f'{message}; {part_message}'
     status = DiagnosticStatus(level=level, name=name, message=message,
                               hardware_id=hardware_id, values=values)
     return DiagnosticArray(header=Header(stamp=Time.from_ns(time.time_ns()), frame_id=''),

@@ -16,7 +16,9 @@ every message the node publishes (after the publish), and of every frame it rece
 input topic (in the subscription callback, before any processing), ``stamp_ns`` being the wall
 clock in ns at that moment. :class:`vbp_ros.bag.recorder.BagRecorder` is such a callable. While
 an observer is attached and ``mask_mode`` is ``on_demand``, masks are computed, so recordings
-contain them. Observers must be quick (a queue put) and must not raise.
+contain them. Observers must be quick (a queue put, never waiting for a disk); what they raise
+is logged (at most every ``LOG_THROTTLE_S``). An observer with a ``health()`` method (level,
+message, values) has it reported in the diagnostics.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class VbpNode:
         self._stop = threading.Event()
         self._last_warn = -math.inf
         self._last_error = -math.inf
+        self._last_observer_error = -math.inf
         self._prev_malformed = 0
         self._prev_errors = 0
         self._mask_on = False
@@ -182,8 +185,11 @@ class VbpNode:
         for observer in list(self.observers):
             try:
                 observer(topic, ros_type(cls), data, stamp)
-            except Exception:  # noqa: BLE001 -- an observer must not stop the node
-                self.log.error('observer %r failed on %s', observer, topic)
+            except Exception as exc:  # noqa: BLE001 -- an observer must not stop the node
+                now = time.monotonic()
+                if now - self._last_observer_error >= LOG_THROTTLE_S:
+                    self._last_observer_error = now
+                    self.log.error('%r failed on %s: %s', observer, topic, exc)
 
     # -- worker --------------------------------------------------------------------------------
 
@@ -337,7 +343,9 @@ class VbpNode:
                                 'VisualBackProp', self.params.hardware_id or self.device,
                                 self.input_topic, self._mask_on,
                                 prev_malformed=self._prev_malformed,
-                                prev_errors=self._prev_errors, counts=counts)
+                                prev_errors=self._prev_errors, counts=counts,
+                                extra=[o.health() for o in list(self.observers)
+                                       if callable(getattr(o, 'health', None))])
         self._prev_malformed, self._prev_errors = counts['malformed'], counts['errors']
         return msg
 

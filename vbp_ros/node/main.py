@@ -148,26 +148,33 @@ def run_node(args: argparse.Namespace) -> int:
     transport = make_transport(args)
     recorder = None
     node = None
-    try:
-        if args.record:
-            from vbp_ros.bag.recorder import BagRecorder
-            recorder = BagRecorder(args.record, storage=args.record_storage)
-            transport.logger.info('recording into %s', recorder.path)
-        node = VbpNode(transport, observers=[recorder] if recorder else None)
-        with stop_on_signals(what='shutting down') as stop:
+    # The signal handlers stay until the bag is finished: a second Ctrl-C or SIGTERM while
+    # the recorder writes its queue then ends that wait, and the bag keeps what was written.
+    with stop_on_signals(what='shutting down') as stop:
+        try:
+            if args.record:
+                from vbp_ros.bag.recorder import BagRecorder
+                recorder = BagRecorder(args.record, storage=args.record_storage)
+                transport.logger.info('recording into %s', recorder.path)
+            node = VbpNode(transport, observers=[recorder] if recorder else None)
             spin_until_stopped(transport, stop, args.duration)
-    finally:
-        if node is not None:
-            node.stop()
-        # Close the middleware before the recorder: a frame that arrives meanwhile (the
-        # callback may be waiting for room in a full recorder queue) is still recorded.
-        transport.close()
-        if node is not None:
-            counts = node.stats.snapshot()
-            LOG.info('frames received %(received)d, processed %(processed)d, dropped '
-                     '%(dropped)d, malformed %(malformed)d', counts)
-        if recorder is not None:
-            recorder.close()
+        finally:
+            try:
+                if node is not None:
+                    node.stop()
+                # The middleware before the recorder: a frame arriving meanwhile is recorded.
+                transport.close()
+                if node is not None:
+                    counts = node.stats.snapshot()
+                    LOG.info('frames received %(received)d, processed %(processed)d, dropped '
+                             '%(dropped)d, malformed %(malformed)d', counts)
+            finally:
+                if recorder is not None:
+                    queued = recorder.queued_bytes
+                    if queued > 2**20:
+                        LOG.info('writing the %d MiB still queued into %s (stop again to '
+                                 'finish the bag without them)', queued // 2**20, recorder.path)
+                    recorder.close()
     return 0
 
 
