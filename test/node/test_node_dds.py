@@ -271,3 +271,29 @@ def test_nan_model_output_publishes_no_steering(domain: int, peer, tmp_path) -> 
     finally:
         node.stop()
         transport.close()
+
+
+def test_a_changing_frame_id_is_warned_about(make_node, caplog: pytest.LogCaptureFixture
+                                             ) -> None:
+    # Two cameras publishing on one topic interleave: outputs jump between them.
+    caplog.set_level(logging.WARNING, logger='vbp_ros')
+    node = make_node()
+    frame = PatternSource(64, 48).frame(0)
+
+    def send(frame_id: str) -> None:
+        header = Header(stamp=Time(sec=1, nanosec=0), frame_id=frame_id)
+        assert node.process(serialize(image_message(frame, 'rgb8', header)))
+
+    send('cam_a')
+    send('cam_a')
+    # (Frames handed to process() directly leave the input 'stale': that WARN is there too.)
+    status = node.diagnostics().status[0]
+    assert 'frame_id' not in status.message and ('input_frame_id', 'cam_a') in [
+        (v.key, v.value) for v in status.values]
+    for frame_id in ('cam_b', 'cam_a', 'cam_b'):
+        send(frame_id)
+    status = node.diagnostics().status[0]
+    assert status.level == 1 and 'frame_id on /camera/image_raw changed 3 times' in status.message
+    assert 'frame_id' not in node.diagnostics().status[0].message  # nothing new since
+    warnings = [r.getMessage() for r in caplog.records if 'frame_id on' in r.getMessage()]
+    assert len(warnings) == 1 and "'cam_a' to 'cam_b'" in warnings[0]

@@ -84,6 +84,10 @@ class VbpNode:
         self._last_warn = -math.inf
         self._last_error = -math.inf
         self._last_observer_error = -math.inf
+        # Input frame_id: a change suggests several cameras publishing on one topic.
+        self._frame_id: str | None = None
+        self._frame_id_changes = self._frame_id_changes_reported = 0
+        self._last_frame_id_warn = -math.inf
         self._prev_malformed = 0
         self._prev_errors = 0
         self._mask_on = False
@@ -232,6 +236,29 @@ class VbpNode:
             self.log.warning('malformed frame on %s (%d so far): %s', self.input_topic, count,
                              reason)
 
+    def _frame_id_changed(self, frame_id: str) -> None:
+        before, self._frame_id = self._frame_id, frame_id
+        if before is None:
+            return
+        self._frame_id_changes += 1
+        now = time.monotonic()
+        if now - self._last_frame_id_warn >= LOG_THROTTLE_S:
+            self._last_frame_id_warn = now
+            self.log.warning('frame_id on %s changed from %r to %r (%d changes so far): is more '
+                             'than one camera publishing there?', self.input_topic, before,
+                             frame_id, self._frame_id_changes)
+
+    def _input_health(self) -> tuple[int, str, dict[str, str]]:
+        """The input's frame_id as a diagnostics part: WARN when it changed since the last
+        report."""
+        changes = self._frame_id_changes
+        new, self._frame_id_changes_reported = changes - self._frame_id_changes_reported, changes
+        values = {'input_frame_id': self._frame_id or '', 'input_frame_id_changes': str(changes)}
+        if new:
+            return 1, (f'frame_id on {self.input_topic} changed {new} times since the last '
+                       f'report (now {self._frame_id!r}): more than one camera?'), values
+        return 0, '', values
+
     def decode(self, data: Any) -> tuple[Any, np.ndarray, bool]:
         """CDR bytes -> (message, HxWx3 uint8 pixels, True if they are BGR).
 
@@ -265,6 +292,8 @@ class VbpNode:
         want_mask, want_overlay = self.wants_mask()
         self._mask_on = want_mask
         header = msg.header
+        if header.frame_id != self._frame_id:
+            self._frame_id_changed(header.frame_id)
         p = self.params
         t_steer = [0.0]
 
@@ -344,8 +373,9 @@ class VbpNode:
                                 self.input_topic, self._mask_on,
                                 prev_malformed=self._prev_malformed,
                                 prev_errors=self._prev_errors, counts=counts,
-                                extra=[o.health() for o in list(self.observers)
-                                       if callable(getattr(o, 'health', None))])
+                                extra=[self._input_health()] + [
+                                    o.health() for o in list(self.observers)
+                                    if callable(getattr(o, 'health', None))])
         self._prev_malformed, self._prev_errors = counts['malformed'], counts['errors']
         return msg
 
