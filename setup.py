@@ -27,7 +27,7 @@ setup(
         'opencv-python-headless>=4.5',
         'pyyaml>=5.4',
         'tqdm>=4.60',
-        'rosbags>=0.11',
+        'rosbags>=0.11.1',
     ],
     extras_require={
         'dds': ['cyclonedds>=0.10.5'],

@@ -186,11 +186,11 @@ def test_a_full_disk_is_a_bag_error_and_keeps_what_was_written(tmp_path: Path, s
                                                                monkeypatch: pytest.MonkeyPatch
                                                                ) -> None:
     import errno
-    import sqlite3
+    import apsw  # what rosbags' sqlite3 storage raises
     w = BagWriter(tmp_path / 'out', storage=storage, staged=True)
     w.open()
     w.write('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)
-    full = (sqlite3.OperationalError('database or disk is full') if storage == 'sqlite3'
+    full = (apsw.FullError('database or disk is full') if storage == 'sqlite3'
             else OSError(errno.ENOSPC, 'No space left on device'))
 
     def fail(*args: object) -> None:
@@ -240,10 +240,24 @@ def test_message_compressed_storage_without_its_metadata_is_refused(tmp_path: Pa
     try:
         from compression import zstd  # Python 3.14
     except ImportError:
-        from backports import zstd  # rosbags' dependency
+        zstd = pytest.importorskip('backports.zstd')  # rosbags' dependency since 0.11.7
     from bag_testutil import write_humble_bag
     write_humble_bag(tmp_path / 'rec', [('/x', 'std_msgs/msg/Float32', zstd.compress(
         _float32(1.0)), 5)])
     (tmp_path / 'rec' / 'metadata.yaml').unlink()
     with BagReader(tmp_path / 'rec') as bag, pytest.raises(BagError, match='zstd-compressed'):
         list(bag.messages())
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_distro_of_bags_and_bare_storage_files(tmp_path: Path, storage: str) -> None:
+    from bag_testutil import write_humble_bag
+    with BagWriter(tmp_path / 'ours', storage=storage) as w:
+        w.write('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)
+    write_humble_bag(tmp_path / 'humble', [('/a', 'std_msgs/msg/Float32', _float32(1.0), 1)])
+    paths = {tmp_path / 'ours': 'jazzy', tmp_path / 'humble': 'humble',
+             tmp_path / 'humble' / 'humble_0.db3': 'humble'}
+    paths[next(p for p in (tmp_path / 'ours').iterdir() if p.suffix != '.yaml')] = 'jazzy'
+    for path, distro in paths.items():
+        with BagReader(path) as bag:
+            assert bag.distro == distro, path

@@ -288,3 +288,38 @@ def test_a_burst_reaches_the_disk_while_the_recorder_idles(tmp_path: Path,
     subprocess.run([sys.executable, '-c', script], env=env, check=False, timeout=60)
     with BagReader(tmp_path / 'rec', salvage=storage == 'mcap') as r:
         assert len(list(r.messages())) == 20
+
+
+def test_health_does_not_wait_for_a_write_in_progress(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from rosbags.rosbag2 import Writer
+    gate = threading.Event()
+    write = Writer.write
+
+    def stuck(self: Writer, *args: object) -> None:  # the disk stalls inside the write
+        gate.wait(10)
+        write(self, *args)
+
+    monkeypatch.setattr(Writer, 'write', stuck)
+    rec = BagRecorder(tmp_path / 'rec')
+    rec('/a', FLOAT, serialize(Float32(1.0)), 1)
+    time.sleep(0.2)  # the writer is inside the stalled write now
+    t0 = time.monotonic()
+    level, _, values = rec.health()
+    assert time.monotonic() - t0 < 1.0 and values['recording_written'] == '0'
+    gate.set()
+    rec.close()
+    assert rec.health()[2]['recording_written'] == '1'
+
+
+def test_a_close_interrupted_before_it_queued_the_stop_still_finishes(tmp_path: Path) -> None:
+    rec = BagRecorder(tmp_path / 'rec')
+    rec('/a', FLOAT, serialize(Float32(1.0)), 1)
+    with rec._lock:  # as if Ctrl-C struck close() after it marked the recorder closed
+        rec._closed = True
+    closing = threading.Thread(target=rec.close, daemon=True)
+    closing.start()
+    closing.join(5)
+    assert not closing.is_alive(), 'close() waits forever'
+    assert len(_read_all(tmp_path / 'rec')['/a']) == 1

@@ -42,6 +42,17 @@ _STORAGE_FILES = ('.mcap', '.db3')
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
 
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that the storage libraries raise when writing fails (e.g. a full disk)."""
+    errors: list[type[BaseException]] = [OSError, sqlite3.Error]
+    try:
+        import apsw  # rosbags' sqlite3 binding since 0.11.1
+        errors.append(apsw.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
 def _read_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that the storage libraries raise for unreadable or damaged bags."""
     from rosbags.rosbag2 import ReaderError
@@ -237,14 +248,17 @@ class BagReader:
     @property
     def distro(self) -> str:
         """Whose message layouts the bag's types have: its ``ros_distro`` where the package
-        knows that distribution, 'humble' for bags without one (Humble and older write none),
-        else 'jazzy' (e.g. bags written by ``rosbags``)."""
+        knows that distribution; else 'humble' for a bag with neither that nor type hashes
+        (Humble and older write neither); else 'jazzy' (e.g. bags written by ``rosbags``, and
+        bare MCAP files, whose metadata is not read but which store their definitions)."""
         if self.salvaged is not None:  # a cut-off recording of this package's node
             return DEFAULT_DISTRO
         distro = self.reader.ros_distro
-        if not distro:
-            return 'humble'
-        return distro if distro in DISTROS else DEFAULT_DISTRO
+        if distro:
+            return distro if distro in DISTROS else DEFAULT_DISTRO
+        hashed = any(c.digest for c in self.reader.connections)
+        bare_mcap = self._bare and self._lone_mcap() is not None
+        return DEFAULT_DISTRO if hashed or bare_mcap else 'humble'
 
     def messages(self, topics: Collection[str] | None = None, *, zero_copy: bool = False
                  ) -> Iterator[tuple[str, int, bytes | memoryview]]:
@@ -453,7 +467,7 @@ class BagWriter:
             conn = self._connection(topic, ros_type)
             try:
                 self._writer.write(conn, int(stamp_ns), cdr)
-            except (OSError, sqlite3.Error) as exc:  # e.g. a full disk
+            except _write_errors() as exc:  # e.g. a full disk
                 raise BagError(f'cannot write to bag {self.path}: {exc}') from None
             self._counts[topic] += 1
             self._flush_now_and_then()
@@ -491,7 +505,7 @@ class BagWriter:
             bio = getattr(storage, 'bio', None)
             if bio is not None:
                 bio.flush()
-        except (OSError, sqlite3.Error) as exc:
+        except _write_errors() as exc:
             raise BagError(f'cannot write to bag {self.path}: {exc}') from None
 
     def close(self, complete: bool = True) -> Path | None:
@@ -514,7 +528,7 @@ class BagWriter:
                 writer.set_custom_data(key, value)
             try:
                 writer.close()
-            except (OSError, sqlite3.Error) as exc:  # e.g. a full disk
+            except _write_errors() as exc:  # e.g. a full disk
                 where = self.path
                 if self.staged and self._stage_dir is not None:
                     # Keep what was written where the user looks for it, not in a hidden folder.

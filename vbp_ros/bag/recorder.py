@@ -87,6 +87,7 @@ class BagRecorder:
         self._pending = 0
         self._max_bytes = max(1, int(max_queue_bytes))
         self._dropped: dict[str, int] = {}
+        self._written = 0  # kept here: the writer's own counts wait for a write in progress
         self._drops_reported = 0  # by health()
         self._drops_warned = (0, -math.inf)  # (count, time) of the last warning
         self._abort = threading.Event()  # finish the bag now, leaving what is queued
@@ -131,7 +132,7 @@ class BagRecorder:
             dropped, pending = sum(self._dropped.values()), self._pending
             new, self._drops_reported = dropped - self._drops_reported, dropped
         values = {'recording_to': str(self.path),
-                  'recording_written': str(sum(self.counts.values())),
+                  'recording_written': str(self._written),
                   'recording_dropped': str(dropped),
                   'recording_queued_mib': f'{pending / 2**20:.1f}'}
         if self._error is not None:
@@ -217,6 +218,8 @@ class BagRecorder:
             try:  # a timeout, so that even a lost wake-up cannot stall the recording
                 item = self._queue.get(timeout=0.5)
             except queue.Empty:  # idle: what was written reaches the disk within a second
+                if self._closed:  # closing was interrupted before it could queue the stop
+                    return
                 if self._error is None:
                     try:
                         self._writer.flush_if_due()
@@ -233,6 +236,7 @@ class BagRecorder:
                         self._dropped[topic] = self._dropped.get(topic, 0) + 1
                 elif self._error is None:
                     self._writer.write(topic, ros_type, data, stamp)
+                    self._written += 1
             except Exception as exc:  # noqa: BLE001 -- reported by every later call
                 LOG.error('recording to %s failed: %s', self.path, exc)
                 self._error = exc
@@ -246,15 +250,19 @@ class BagRecorder:
         except BagError as exc:
             LOG.error('%s', exc)
 
-    def close(self) -> Path:
-        """Write what is queued, finish the bag and return its path; idempotent.
+    def close(self, abort: bool = False) -> Path:
+        """Write what is queued (unless ``abort``), finish the bag and return its path;
+        idempotent.
 
-        A KeyboardInterrupt while the queue is being written (a second Ctrl-C) drops what is
-        still queued, finishes the bag with what was written, and is raised again.
+        A KeyboardInterrupt while the queue is being written (a second Ctrl-C) aborts: what is
+        still queued is dropped, the bag is finished with what was written, and the
+        KeyboardInterrupt is raised again.
 
         Raises:
             BagError: a write failed (the bag is still finished with what was written).
         """
+        if abort:
+            self._abort.set()
         with self._close_lock:
             with self._lock:
                 closing, self._closed = not self._closed, True

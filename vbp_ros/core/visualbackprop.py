@@ -400,7 +400,10 @@ def _full_precision(t: torch.Tensor) -> contextlib.AbstractContextManager[None]:
     """The chain's products in its own dtype even under ``torch.autocast``, which would run
     them in fp16/bf16: a product of several maps overflows fp16, and the float32 range check
     only sees float32 results."""
-    return torch.autocast(t.device.type, enabled=False)
+    try:
+        return torch.autocast(t.device.type, enabled=False)
+    except (RuntimeError, AssertionError):  # a device type without autocast (e.g. meta)
+        return contextlib.nullcontext()
 
 
 def _unit(m: torch.Tensor) -> torch.Tensor:

@@ -147,34 +147,41 @@ def run_node(args: argparse.Namespace) -> int:
         return 0
     transport = make_transport(args)
     recorder = None
-    node = None
-    # The signal handlers stay until the bag is finished: a second Ctrl-C or SIGTERM while
-    # the recorder writes its queue then ends that wait, and the bag keeps what was written.
+    try:
+        if args.record:
+            from vbp_ros.bag.recorder import BagRecorder
+            recorder = BagRecorder(args.record, storage=args.record_storage)
+            transport.logger.info('recording into %s', recorder.path)
+        node = VbpNode(transport, observers=[recorder] if recorder else None)
+    except BaseException:  # e.g. a bad model, or Ctrl-C while it loads or compiles
+        transport.close()
+        if recorder is not None:
+            recorder.close()
+        raise
+    # From here until the bag is finished a signal asks to stop; a second one while the
+    # recorder writes its queue finishes the bag at once with what was written.
     with stop_on_signals(what='shutting down') as stop:
+        aborted = False
         try:
-            if args.record:
-                from vbp_ros.bag.recorder import BagRecorder
-                recorder = BagRecorder(args.record, storage=args.record_storage)
-                transport.logger.info('recording into %s', recorder.path)
-            node = VbpNode(transport, observers=[recorder] if recorder else None)
             spin_until_stopped(transport, stop, args.duration)
         finally:
             try:
-                if node is not None:
-                    node.stop()
+                node.stop()
                 # The middleware before the recorder: a frame arriving meanwhile is recorded.
                 transport.close()
-                if node is not None:
-                    counts = node.stats.snapshot()
-                    LOG.info('frames received %(received)d, processed %(processed)d, dropped '
-                             '%(dropped)d, malformed %(malformed)d', counts)
+                counts = node.stats.snapshot()
+                LOG.info('frames received %(received)d, processed %(processed)d, dropped '
+                         '%(dropped)d, malformed %(malformed)d', counts)
+            except KeyboardInterrupt:
+                aborted = True
+                raise
             finally:
                 if recorder is not None:
                     queued = recorder.queued_bytes
-                    if queued > 2**20:
+                    if queued > 2**20 and not aborted:
                         LOG.info('writing the %d MiB still queued into %s (stop again to '
                                  'finish the bag without them)', queued // 2**20, recorder.path)
-                    recorder.close()
+                    recorder.close(abort=aborted)
     return 0
 
 

@@ -200,7 +200,7 @@ class FramePipeline:
             if graph is None:
                 try:
                     graph = self._graphs[tuple(x.shape)] = CudaGraphed(self.vbp, x)
-                except RuntimeError as exc:  # a model that cannot be captured: stay eager
+                except (RuntimeError, ValueError) as exc:  # cannot be captured: stay eager
                     log.warning('CUDA graph capture failed (%s); running eagerly', exc)
                     self._graphs = None
         if graph is None:
