@@ -195,3 +195,22 @@ def test_a_failed_world_render_is_reported() -> None:
     with pytest.raises(InputError, match='rendering the synthetic world failed'):
         source.wait_ready(30)
     source.close()
+
+
+def test_world_source_plays_on_without_jumping_back() -> None:
+    # Frames are taken while the clip still renders; once it is complete, playback goes on
+    # from there (forwards and backwards), never back to the clip's start at once.
+    from vbp_ros.node.sources import WorldSource
+    source = WorldSource(320, 240, max_frames=12)
+    try:
+        frames = source.frames()
+        seen = [next(frames)]
+        while not source.wait_ready(0):
+            seen.append(next(frames))
+        seen += [next(frames) for _ in range(30)]
+        index = {id(f): i for i, f in enumerate(source._clip)}
+        order = [index[id(f)] for f in seen]
+        assert all(abs(a - b) <= 1 for a, b in zip(order, order[1:])), order
+        assert set(order) == set(range(12))
+    finally:
+        source.close()

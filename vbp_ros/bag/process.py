@@ -490,10 +490,11 @@ class _Run:
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
         opts = self.opts
-        written = {opts.steering_topic, *([opts.mask_topic] if opts.masks else []),
-                   *([opts.overlay_topic] if opts.overlay else [])}
-        if name in written:
-            LOG.warning('not copying %s from the input: this run writes its own', name)
+        if name in (opts.steering_topic, opts.mask_topic, opts.overlay_topic):
+            # Also where this run writes none: an earlier model's masks or overlays beside
+            # this model's steering would be read as this model's.
+            LOG.warning('not copying %s from the input: outputs of an earlier run do not '
+                        'belong with this run\'s', name)
             self.skipped.add(name)
             return
         try:

@@ -127,7 +127,9 @@ class WorldSource:
         self._thread.join()
 
     def frames(self) -> Iterator[np.ndarray]:
-        """Yield frames forever (ping-pong over the clip once it is rendered)."""
+        """Yield frames forever: while rendering, the next frame where it is ready (else the
+        newest again); then forwards and backwards over the clip, going on from where the
+        rendering left it (no jump back to its start)."""
         i = 0
         while len(self._clip) < self.count and not self._stop.is_set():
             self._check()
@@ -136,9 +138,10 @@ class WorldSource:
         self._check()
         n = len(self._clip)
         order = list(range(n)) + list(range(n - 2, 0, -1))
+        k = min(i + 1, len(order) - 1)
         while True:
-            for k in order:
-                yield self._clip[k]
+            yield self._clip[order[k]]
+            k = (k + 1) % len(order)
 
 
 class VideoSource:
