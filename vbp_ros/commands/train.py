@@ -4,7 +4,7 @@ Every epoch writes the VisualBackProp masks of a fixed validation set (PNG grid,
 installed) to the run directory, next to a resumable checkpoint. The defaults reproduce the
 bundled model::
 
-    vbp-ros train --out vbp_ros/models/pilotnet_synthetic.safetensors
+    vbp-ros train --out vbp_ros/models/pilotnet_synthetic.safetensors --force
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from vbp_ros.commands.arguments import positive_float, positive_int
+from vbp_ros.errors import InputError
 
 LOG = logging.getLogger(__name__)
 DEFAULT_FRAMES = 16000
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='checkpoint + VBP mask grids (default: out/train/<out name>)')
     parser.add_argument('--resume', action='store_true',
                         help='continue from the checkpoint in --run-dir')
+    parser.add_argument('--force', action='store_true',
+                        help='replace an existing --out model and start --run-dir afresh')
     data = parser.add_argument_group('data (synthetic world unless --bag is given)')
     data.add_argument('--frames', type=int, default=DEFAULT_FRAMES,
                       help='synthetic frames to render (train + validation)')
@@ -72,6 +75,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument('--no-progress', action='store_true')
 
 
+def _fresh_start(out: Path, run_dir: Path, force: bool) -> None:
+    """Refuse to replace an earlier run's model or checkpoint unless ``force``; with it,
+    remove what that run left in ``run_dir`` (its checkpoint, mask grids and TensorBoard
+    events), so the new run's files are not mixed with them."""
+    ckpt = run_dir / 'checkpoint.safetensors'
+    taken = [p for p in (out, ckpt) if p.exists()]
+    if not force:
+        if taken:
+            raise InputError(f'{" and ".join(map(str, taken))} exist(s) already: --resume to '
+                             'continue that training, --force to start afresh and replace it')
+        return
+    for old in [ckpt, *run_dir.glob('vbp_epoch_*.png'), *run_dir.glob('tensorboard/events.*')]:
+        if old.is_file():
+            old.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     """Load or render the data, train, write the model file."""
     import torch
@@ -106,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     ckpt = run_dir / 'checkpoint.safetensors'
     if args.resume and ckpt.is_file():  # before the data is rendered or read
         check_resumable(checkpoint_meta(ckpt), cfg)
+    elif not args.resume:
+        _fresh_start(out, run_dir, args.force)
     if args.bag:
         parts = [load_bag_data(b, args.image_topic, args.steering_topic, pre,
                                wheelbase=args.wheelbase, float_kind=args.float_kind,
