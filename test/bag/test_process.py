@@ -96,6 +96,12 @@ def test_outputs_match_frame_by_frame(make_camera_bag: Any, pipeline: Any, tmp_p
     assert 'version: 8' in meta and f'storage_identifier: {storage}' in meta
     with BagReader(tmp_path / 'out') as r:
         assert r.metadata[COMPLETE_KEY] == 'true'
+        # Which model and steering conversion made the outputs.
+        import hashlib
+        assert r.metadata['vbp_ros.model'] == str(pipeline.model_path.resolve())
+        assert r.metadata['vbp_ros.model_sha256'] == hashlib.sha256(
+            pipeline.model_path.read_bytes()).hexdigest()
+        assert 'wheelbase=2.7 ' in r.metadata['vbp_ros.steering']
     assert sorted(p.name for p in tmp_path.iterdir()) == ['in', 'out']  # no leftovers
 
 

@@ -55,6 +55,9 @@ def test_every_message_lands_in_the_bag(tmp_path: Path, storage: str) -> None:
                 sent.setdefault(topic, []).append((1_000 + i, cdr))
     got = _read_all(tmp_path / 'rec')
     assert got == sent
+    from vbp_ros.bag import BagReader
+    with BagReader(tmp_path / 'rec') as bag:
+        assert bag.metadata['vbp_ros.dropped_messages'] == '0'
     s = typestore()
     last = s.deserialize_cdr(got['/vbp/steering'][-1][1], ACK)
     assert last.drive.steering_angle == pytest.approx(0.49)

@@ -143,7 +143,9 @@ def test_processed_bag_end_to_end(make_camera_bag: Any, pipeline: Any, tmp_path:
     assert cli_main(['review', str(tmp_path / 'out'), '--no-progress', '--top', '3']) == 0
     out = tmp_path / 'out_review'
     assert len(_video_frames(out / 'review.mp4')) == 6
-    assert (out / 'index.html').is_file()
+    page = (out / 'index.html').read_text()
+    assert pipeline.model_path.name in page and 'model sha256' in page  # which model it was
+    assert 'incomplete' not in page
 
 
 def test_missing_topics_are_clear_errors(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass, field
+import hashlib
 import itertools
 import logging
 import math
@@ -467,6 +468,8 @@ class _Run:
         try:
             self.writer.open()
             self.writer.set_metadata('vbp_ros.camera_topic', self.camera)
+            for key, value in self._provenance().items():
+                self.writer.set_metadata(key, value)
             if self.reader.salvaged is not None:
                 self.writer.set_metadata('vbp_ros.input_salvaged', 'true')
             if self.opts.copy_input:
@@ -487,6 +490,18 @@ class _Run:
             self.writer.set_metadata('vbp_ros.frames', str(self.frames))
             self.writer.set_metadata('vbp_ros.unusable_frames', str(self.unusable))
             self.writer.close(complete=ok and self.complete)
+
+    def _provenance(self) -> dict[str, str]:
+        """Which model and steering conversion made this bag's outputs."""
+        o = self.opts
+        out = {'vbp_ros.steering': f'wheelbase={o.wheelbase} steering_scale={o.steering_scale} '
+                                   f'steering_offset={o.steering_offset} '
+                                   f'max_steering_angle={o.max_steering_angle} speed={o.speed}'}
+        path = getattr(self.pipeline, 'model_path', None)
+        if path is not None:
+            out['vbp_ros.model'] = str(Path(path).resolve())
+            out['vbp_ros.model_sha256'] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return out
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
         opts = self.opts

@@ -203,8 +203,8 @@ class BagRecorder:
             self._write_queued()
         finally:
             dropped = self.dropped
+            self._writer.set_metadata('vbp_ros.dropped_messages', str(sum(dropped.values())))
             if dropped:
-                self._writer.set_metadata('vbp_ros.dropped_messages', str(sum(dropped.values())))
                 LOG.warning('recording to %s dropped %s', self.path, ', '.join(
                     f'{n} on {topic}' for topic, n in sorted(dropped.items())))
             try:

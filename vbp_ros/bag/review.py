@@ -402,6 +402,14 @@ class _Review:
             'steering (deg)': f'min {deg.min():+.2f}, mean {deg.mean():+.2f}, '
                               f'max {deg.max():+.2f}',
         }
+        meta = self.reader.metadata  # what `vbp-ros process` noted about its outputs
+        if meta.get('vbp_ros.complete') == 'false':
+            summary['incomplete'] = (f'the run that wrote this bag stopped after '
+                                     f'{meta.get("vbp_ros.frames", "?")} frames')
+        for key, label in (('vbp_ros.model', 'model'), ('vbp_ros.model_sha256', 'model sha256'),
+                           ('vbp_ros.steering', 'steering conversion')):
+            if key in meta:
+                summary[label] = meta[key]
         title = f'Drive review: {self.reader.path.name}'
         page = write_page(self.out_dir / 'index.html', title=title,
                           summary=summary, video='review.mp4' if video_path else None,

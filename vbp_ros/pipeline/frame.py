@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vbp_ros.core.cuda_graph import CudaGraphed
-from vbp_ros.core.model_file import load_model
+from vbp_ros.core.model_file import BUNDLED_MODEL, load_model
 from vbp_ros.core.visualbackprop import VisualBackProp
 from vbp_ros.errors import InputError
 from vbp_ros.pipeline.preprocess import Preprocess
@@ -89,6 +89,8 @@ class FramePipeline:
         self.device = pick_device(device)
         self.model, self.spec = load_model(model_path, model_class=model_class,
                                            device=self.device)
+        #: the model file the weights came from
+        self.model_path = Path(model_path) if model_path else BUNDLED_MODEL
         # NHWC lets oneDNN/cuDNN pick their fast convolution kernels (PilotNet on one CPU
         # thread: ~1.5 -> ~1.0 ms); results are the same, only the memory layout differs.
         self.model.to(memory_format=torch.channels_last)
