@@ -214,3 +214,19 @@ def test_world_source_plays_on_without_jumping_back() -> None:
         assert set(order) == set(range(12))
     finally:
         source.close()
+
+
+def test_echo_describes_diagnostics_with_the_recording() -> None:
+    from vbp_ros.commands.echo import describe
+    from vbp_ros.msgs import DiagnosticArray, DiagnosticStatus, Header, KeyValue
+    from vbp_ros.node.listener import Received
+    values = {'input_rate_hz': '30.00', 'processed_rate_hz': '29.90', 'frames_dropped': '1',
+              'frames_malformed': '0', 'processing_errors': '0', 'total_ms_p50': '4.70',
+              'recording_written': '917', 'recording_dropped': '3',
+              'recording_queued_mib': '12.5'}
+    status = DiagnosticStatus(level=1, name='vbp', message='recording dropped 3 messages',
+                              values=[KeyValue(k, v) for k, v in values.items()])
+    item = Received('diagnostics', DiagnosticArray(header=Header(), status=[status]), 0.0, 0)
+    line = describe(item)
+    assert line.startswith('diagnostics WARN "recording dropped 3 messages" in=30.00 Hz')
+    assert 'errors=0' in line and 'recorded=917 record_dropped=3 record_queue=12.5 MiB' in line

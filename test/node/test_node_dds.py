@@ -297,3 +297,20 @@ def test_a_changing_frame_id_is_warned_about(make_node, caplog: pytest.LogCaptur
     assert 'frame_id' not in node.diagnostics().status[0].message  # nothing new since
     warnings = [r.getMessage() for r in caplog.records if 'frame_id on' in r.getMessage()]
     assert len(warnings) == 1 and "'cam_a' to 'cam_b'" in warnings[0]
+
+
+def test_the_log_says_when_no_frames_come_and_when_they_are_back(
+        make_node, caplog: pytest.LogCaptureFixture) -> None:
+    from vbp_ros.node.diagnostics import STALE_INPUT_S
+    caplog.set_level(logging.INFO, logger='vbp_ros')
+    node = make_node(reliability='reliable')
+    long_ago = time.monotonic() - STALE_INPUT_S - 1
+    assert node._watch_input(time.monotonic(), False) is False  # just started: no verdict
+    assert node._watch_input(long_ago, False) is True
+    assert node._watch_input(long_ago, True) is True  # said once, not again
+    warnings = [r.getMessage() for r in caplog.records if 'no frames on' in r.getMessage()]
+    assert len(warnings) == 1 and 'subscribes reliably' in warnings[0]
+    with node.stats.lock:
+        node.stats.last_frame_time = time.monotonic()
+    assert node._watch_input(long_ago, True) is False
+    assert 'frames on /camera/image_raw again' in caplog.text

@@ -38,9 +38,17 @@ def describe(item: Received) -> str:
         if st is None:
             return 'diagnostics (empty)'
         vals = {kv.key: kv.value for kv in st.values}
-        return (f'diagnostics level={st.level} "{st.message}" in={vals.get("input_rate_hz")}Hz '
-                f'out={vals.get("processed_rate_hz")}Hz dropped={vals.get("frames_dropped")} '
-                f'malformed={vals.get("frames_malformed")} total_p50={vals.get("total_ms_p50")}ms')
+        level = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}.get(st.level, str(st.level))
+        line = (f'diagnostics {level} "{st.message}" in={vals.get("input_rate_hz")} Hz '
+                f'out={vals.get("processed_rate_hz")} Hz dropped={vals.get("frames_dropped")} '
+                f'malformed={vals.get("frames_malformed")} '
+                f'errors={vals.get("processing_errors")} '
+                f'total_p50={vals.get("total_ms_p50")} ms')
+        if 'recording_written' in vals:
+            line += (f' recorded={vals["recording_written"]} '
+                     f'record_dropped={vals.get("recording_dropped")} '
+                     f'record_queue={vals.get("recording_queued_mib")} MiB')
+        return line
     stamp = f'{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}'
     lat = f'{item.latency_s * 1e3:7.2f} ms'
     if item.kind == 'steering':

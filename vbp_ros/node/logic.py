@@ -34,7 +34,7 @@ import numpy as np
 from vbp_ros.errors import InputError, ModelError, VbpError
 from vbp_ros.msgs import AckermannDrive, AckermannDriveStamped, CompressedImage, deserialize, \
     DiagnosticArray, Image, MsgError, serialize
-from vbp_ros.node.diagnostics import build_diagnostics
+from vbp_ros.node.diagnostics import build_diagnostics, STALE_INPUT_S
 from vbp_ros.node.mailbox import Mailbox
 from vbp_ros.node.params import NodeParams, PARAMETERS
 from vbp_ros.node.stats import NodeStats
@@ -365,6 +365,22 @@ class VbpNode:
 
     # -- diagnostics ---------------------------------------------------------------------------
 
+    def _watch_input(self, started: float, stale: bool) -> bool:
+        """Say in the log when frames stop coming (or never came), and when they are back;
+        return whether they have stopped."""
+        now = time.monotonic()
+        with self.stats.lock:
+            last = self.stats.last_frame_time
+        now_stale = now - (started if last is None else last) > STALE_INPUT_S
+        if now_stale and not stale:
+            qos = (' (this node subscribes reliably, which a best-effort camera does not '
+                   'match)' if self.params.reliability == 'reliable' else '')
+            self.log.warning('no frames on %s for %.0f s: is a camera publishing there?%s',
+                             self.input_topic, STALE_INPUT_S, qos)
+        elif stale and not now_stale:
+            self.log.info('frames on %s again', self.input_topic)
+        return now_stale
+
     def diagnostics(self) -> DiagnosticArray:
         """The current diagnostics message."""
         counts = self.stats.snapshot()
@@ -380,9 +396,11 @@ class VbpNode:
         return msg
 
     def _diagnose(self) -> None:
-        last = time.monotonic()
+        last = started = time.monotonic()
+        input_stale = False
         # Short waits, so that a new diagnostics_period applies at once.
         while not self._stop.wait(min(0.1, self.params.diagnostics_period)):
+            input_stale = self._watch_input(started, input_stale)
             if time.monotonic() - last < self.params.diagnostics_period:
                 continue
             last = time.monotonic()
