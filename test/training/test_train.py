@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vbp_ros import load_model
+from vbp_ros import load_model, ModelError
 from vbp_ros.training.augment import Augment, shift_gain
 from vbp_ros.training.checkpoint import load_checkpoint
 from vbp_ros.training.dataset import ArrayData, batches, synthetic_data
@@ -221,6 +221,11 @@ def test_a_model_file_is_no_checkpoint(tmp_path: Path, tiny_data):
     train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run', _cfg(epochs=1))
     with pytest.raises(TrainingError, match='not a vbp_ros training checkpoint'):
         checkpoint_meta(tmp_path / 'm.safetensors')
+    # ... nor a checkpoint a model file: an easy mistake with --model.
+    with pytest.raises(ModelError, match='is a training checkpoint .* not a model file'):
+        load_model(tmp_path / 'run' / 'checkpoint.safetensors')
+    with pytest.raises(ModelError, match='is a folder, not a model file'):
+        load_model(tmp_path / 'run')
 
 
 class LinearThenNorm(torch.nn.Module):

@@ -1,5 +1,5 @@
 """Progress of a long command: a tqdm bar on a terminal, a log line now and then otherwise (a
-bar's carriage returns would clutter a log file, and tqdm stays silent off a terminal)."""
+bar's carriage returns would clutter a log file or a pipe)."""
 from __future__ import annotations
 
 import logging

@@ -24,6 +24,9 @@ from vbp_ros.pipeline.preprocess import Preprocess
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {'pilotnet': PilotNet}
 BUNDLED_MODEL = Path(__file__).resolve().parents[1] / 'models' / 'pilotnet_synthetic.safetensors'
 METADATA_KEY = 'vbp_ros'
+#: The metadata key of a training checkpoint (:mod:`vbp_ros.training.checkpoint`), which is
+#: not a model file.
+CHECKPOINT_KEY = 'vbp_ros_checkpoint'
 
 
 @dataclass
@@ -108,6 +111,9 @@ def read_spec(path: str | Path) -> ModelSpec:
             meta = f.metadata() or {}
     except (OSError, SafetensorError) as exc:
         raise ModelError(f'cannot read model file {path}: {exc}') from None
+    if CHECKPOINT_KEY in meta:
+        raise ModelError(f'{path} is a training checkpoint (for `vbp-ros train --resume`), not '
+                         'a model file: use the file that `vbp-ros train --out` wrote')
     if METADATA_KEY not in meta:
         return ModelSpec()
     try:
@@ -144,6 +150,8 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
         ModelError: the file is missing or unreadable, or the weights do not fit the network.
     """
     path = Path(path) if path else BUNDLED_MODEL
+    if path.is_dir():
+        raise ModelError(f'{path} is a folder, not a model file')
     if not path.is_file():
         hint = ' (train one with `vbp-ros train`)' if path == BUNDLED_MODEL else ''
         raise ModelError(f'model file not found: {path}{hint}')

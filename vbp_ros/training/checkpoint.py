@@ -14,10 +14,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vbp_ros.core.model_file import share_as_umask_allows
+from vbp_ros.core.model_file import CHECKPOINT_KEY, share_as_umask_allows
 from vbp_ros.training.errors import TrainingError
 
-META_KEY = 'vbp_ros_checkpoint'
+META_KEY = CHECKPOINT_KEY
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
