@@ -159,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
                     '(if any) is in %s, continue with the same command and --resume', run_dir)
         return 130
     last = res.history[-1] if res.history else {}
+    rmse, std = last.get('val_rmse', float('nan')), last.get('target_std', float('nan'))
     LOG.info('val RMSE %.5f 1/m (target std %.5f), sign accuracy %.3f; masks in %s',
-             last.get('val_rmse', float('nan')), last.get('target_std', float('nan')),
-             last.get('val_sign_acc', float('nan')), run_dir)
+             rmse, std, last.get('val_sign_acc', float('nan')), run_dir)
+    if rmse > std:
+        LOG.warning('the model does worse than always predicting the mean curvature (val RMSE '
+                    'above the targets\' std): train longer (--epochs) or on more data')
     return 0

@@ -141,6 +141,8 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
             p50 = node.stats.percentiles('total')[0] * 1e3
             masks = listener.snapshot('mask')[-30:]
             e2e = _pct([r.latency_s * 1e3 for r in masks])[0]
+            if not camera.is_alive() and counts['received'] == last_counts['received']:
+                break  # the camera finished with the last full second: no empty last line
             say(f't={elapsed:4.1f}s  in {counts["received"] - last_counts["received"]:3d}  '
                 f'processed {counts["processed"] - last_counts["processed"]:3d}  '
                 f'dropped {counts["dropped"] - last_counts["dropped"]:3d}  steering '
@@ -161,8 +163,10 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                     summary.pngs.append(path)
             second += 1
         if out is not None and len(summary.pngs) < pngs:
-            say(f'warning: wrote {len(summary.pngs)} of {pngs} overlay PNGs: the camera frames '
-                'of the others were gone by then (a flood keeps only the last 120 frames)')
+            why = ('stopped before the others were due' if png_times else
+                   'the camera frames of the others were gone by then (a flood keeps only the '
+                   'last 120 frames)')
+            say(f'warning: wrote {len(summary.pngs)} of {pngs} overlay PNGs: {why}')
         time.sleep(0.3)
         node.stop()
         counts = node.stats.snapshot()
