@@ -468,3 +468,24 @@ def test_copy_input_of_a_humble_bag_keeps_its_layouts_and_qos(pipeline: Any, tmp
     with BagReader(tmp_path / 'out') as bag:
         assert bag.metadata['vbp_ros.not_copied'] == '/wheels'
         assert bag.distro == 'jazzy'
+
+
+def test_the_model_is_named_as_it_was_loaded(make_camera_bag: Any, model_path: Path,
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    # A relative path and a file replaced after loading (a retrain to the same --out) still
+    # name the model that made the outputs.
+    import hashlib
+    import shutil
+    from vbp_ros.pipeline.frame import FramePipeline
+    shutil.copy(model_path, tmp_path / 'm.safetensors')
+    want = hashlib.sha256((tmp_path / 'm.safetensors').read_bytes()).hexdigest()
+    monkeypatch.chdir(tmp_path)
+    pipe = FramePipeline(model_path='m.safetensors', device='cpu')
+    (tmp_path / 'm.safetensors').write_bytes(b'replaced')
+    monkeypatch.chdir('/')
+    in_bag, _ = make_camera_bag(n=2)
+    process_bag(in_bag, tmp_path / 'out', pipeline=pipe)
+    with BagReader(tmp_path / 'out') as r:
+        assert r.metadata['vbp_ros.model'] == str(tmp_path / 'm.safetensors')
+        assert r.metadata['vbp_ros.model_sha256'] == want

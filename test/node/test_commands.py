@@ -211,7 +211,7 @@ def test_world_source_plays_on_without_jumping_back() -> None:
         index = {id(f): i for i, f in enumerate(source._clip)}
         order = [index[id(f)] for f in seen]
         assert all(abs(a - b) <= 1 for a, b in zip(order, order[1:])), order
-        assert set(order) == set(range(12))
+        assert set(order) == set(range(12)) and order[0] == 0
     finally:
         source.close()
 

@@ -252,12 +252,15 @@ def test_no_scale_is_folded_through_a_layer_after_the_last_linear(tmp_path: Path
 
 def test_an_earlier_run_is_not_replaced_without_force(tmp_path: Path, caplog) -> None:
     from vbp_ros.cli import main as cli_main
-    from vbp_ros.commands.train import _fresh_start
+    from vbp_ros.commands.train import _clear_earlier_run
     out, run_dir = tmp_path / 'm.safetensors', tmp_path / 'run'
     out.write_bytes(b'an earlier model')
     assert cli_main(['train', '--out', str(out), '--run-dir', str(run_dir), '--frames', '64',
                      '--epochs', '1', '--no-progress']) == 2
-    assert 'exist(s) already: --resume' in caplog.text
+    assert 'exist(s) already: --force' in caplog.text  # no checkpoint: nothing to resume
+    # --resume without a checkpoint starts afresh, so it is refused the same way.
+    assert cli_main(['train', '--out', str(out), '--run-dir', str(run_dir), '--frames', '64',
+                     '--epochs', '1', '--no-progress', '--resume']) == 2
     assert out.read_bytes() == b'an earlier model'
     # --force clears what the earlier run left, and only that.
     (run_dir / 'tensorboard').mkdir(parents=True)
@@ -265,5 +268,5 @@ def test_an_earlier_run_is_not_replaced_without_force(tmp_path: Path, caplog) ->
                  run_dir / 'tensorboard' / 'events.out.tfevents.1.host']
     for p in [*leftovers, run_dir / 'notes.txt']:
         p.write_text('x')
-    _fresh_start(out, run_dir, force=True)
+    _clear_earlier_run(run_dir)
     assert not any(p.exists() for p in leftovers) and (run_dir / 'notes.txt').exists()

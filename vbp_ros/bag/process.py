@@ -17,7 +17,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass, field
-import hashlib
 import itertools
 import logging
 import math
@@ -62,8 +61,8 @@ class ProcessOptions:
             1280x720 at 100 frames/s is ~280 MB/s, more than most disks write).
         jpeg_quality: JPEG quality of compressed overlays.
         alpha: overlay opacity of the mask colours.
-        copy_input: copy every input topic, untouched, into the output bag, except those this
-            run writes (steering; masks and overlays when it writes them).
+        copy_input: copy every input topic, untouched, into the output bag, except steering,
+            mask and overlay topics (an earlier run's would pass for this run's).
         batch_size: frames per model call.
         limit: process at most this many frames.
         storage: output storage, 'mcap' or 'sqlite3'.
@@ -497,10 +496,11 @@ class _Run:
         out = {'vbp_ros.steering': f'wheelbase={o.wheelbase} steering_scale={o.steering_scale} '
                                    f'steering_offset={o.steering_offset} '
                                    f'max_steering_angle={o.max_steering_angle} speed={o.speed}'}
-        path = getattr(self.pipeline, 'model_path', None)
-        if path is not None:
-            out['vbp_ros.model'] = str(Path(path).resolve())
-            out['vbp_ros.model_sha256'] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        for key, attr in (('vbp_ros.model', 'model_path'), ('vbp_ros.model_sha256',
+                                                             'model_sha256')):
+            value = getattr(self.pipeline, attr, None)
+            if value is not None:
+                out[key] = str(value)
         return out
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:

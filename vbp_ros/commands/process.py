@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(1280x720 raw at 100 frames/s is ~280 MB/s of disk)')
     parser.add_argument('--jpeg-quality', type=int, default=90, help='JPEG quality (0-100)')
     parser.add_argument('--copy-input', action='store_true',
-                        help='copy every input topic into the output bag, except the outputs '
-                             'this run writes anew')
+                        help='copy every input topic into the output bag, except an earlier '
+                             "run's steering, masks and overlays")
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap',
                         help='output storage (bag version 8: Humble and Jazzy read it)')
     parser.add_argument('--limit', type=int, default=None, help='process at most N frames')

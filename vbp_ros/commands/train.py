@@ -75,17 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument('--no-progress', action='store_true')
 
 
-def _fresh_start(out: Path, run_dir: Path, force: bool) -> None:
-    """Refuse to replace an earlier run's model or checkpoint unless ``force``; with it,
-    remove what that run left in ``run_dir`` (its checkpoint, mask grids and TensorBoard
-    events), so the new run's files are not mixed with them."""
+def _check_fresh_start(out: Path, run_dir: Path, force: bool) -> None:
+    """Refuse to replace an earlier run's model or checkpoint unless ``force``."""
     ckpt = run_dir / 'checkpoint.safetensors'
     taken = [p for p in (out, ckpt) if p.exists()]
-    if not force:
-        if taken:
-            raise InputError(f'{" and ".join(map(str, taken))} exist(s) already: --resume to '
-                             'continue that training, --force to start afresh and replace it')
-        return
+    if taken and not force:
+        hint = '--resume to continue that training, ' if ckpt.exists() else ''
+        raise InputError(f'{" and ".join(map(str, taken))} exist(s) already: {hint}--force to '
+                         'start afresh and replace it')
+
+
+def _clear_earlier_run(run_dir: Path) -> None:
+    """Remove what an earlier run left in ``run_dir`` (its checkpoint, mask grids and
+    TensorBoard events), so that the new run's files are not mixed with them."""
+    ckpt = run_dir / 'checkpoint.safetensors'
     for old in [ckpt, *run_dir.glob('vbp_epoch_*.png'), *run_dir.glob('tensorboard/events.*')]:
         if old.is_file():
             old.unlink()
@@ -123,10 +126,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run_dir = Path(args.run_dir) if args.run_dir else Path('out') / 'train' / out.stem
     ckpt = run_dir / 'checkpoint.safetensors'
-    if args.resume and ckpt.is_file():  # before the data is rendered or read
+    resume = args.resume and ckpt.is_file()
+    if resume:  # before the data is rendered or read
         check_resumable(checkpoint_meta(ckpt), cfg)
-    elif not args.resume:
-        _fresh_start(out, run_dir, args.force)
+    else:
+        if args.resume:
+            LOG.warning('--resume: no checkpoint in %s; starting afresh', run_dir)
+        _check_fresh_start(out, run_dir, args.force)
     if args.bag:
         parts = [load_bag_data(b, args.image_topic, args.steering_topic, pre,
                                wheelbase=args.wheelbase, float_kind=args.float_kind,
@@ -151,9 +157,11 @@ def run(args: argparse.Namespace) -> int:
             'max_curvature': args.max_curvature if not args.bag else None,
             'target': 'pure-pursuit curvature to the lane centre 15 m ahead, 1/m, + = left',
             'command': command}
+    if not resume:  # only now that the data is there: a failure before keeps the old run
+        _clear_earlier_run(run_dir)
     try:
         res = train(train_data, val_data, out, run_dir, cfg, preprocess=pre,
-                    resume=args.resume, info=info)
+                    resume=resume, info=info)
     except KeyboardInterrupt:
         LOG.warning('interrupted: no model written; the checkpoint of the last finished epoch '
                     '(if any) is in %s, continue with the same command and --resume', run_dir)

@@ -163,7 +163,8 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                     summary.pngs.append(path)
             second += 1
         if out is not None and len(summary.pngs) < pngs:
-            why = ('stopped before the others were due' if png_times else
+            why = ('stopped before the others were due' if stop.is_set() else
+                   'no masks had arrived when they were due' if png_times else
                    'the camera frames of the others were gone by then (a flood keeps only the '
                    'last 120 frames)')
             say(f'warning: wrote {len(summary.pngs)} of {pngs} overlay PNGs: {why}')

@@ -130,7 +130,7 @@ class WorldSource:
         """Yield frames forever: while rendering, the next frame where it is ready (else the
         newest again); then forwards and backwards over the clip, going on from where the
         rendering left it (no jump back to its start)."""
-        i = 0
+        i = -1  # the frame yielded last
         while len(self._clip) < self.count and not self._stop.is_set():
             self._check()
             i = min(i + 1, len(self._clip) - 1)

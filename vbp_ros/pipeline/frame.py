@@ -2,6 +2,7 @@
 and of bag processing, free of ROS."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -89,8 +90,10 @@ class FramePipeline:
         self.device = pick_device(device)
         self.model, self.spec = load_model(model_path, model_class=model_class,
                                            device=self.device)
-        #: the model file the weights came from
-        self.model_path = Path(model_path) if model_path else BUNDLED_MODEL
+        #: the model file the weights came from, and its SHA-256 (read now: the file may be
+        #: replaced while this pipeline runs)
+        self.model_path = (Path(model_path) if model_path else BUNDLED_MODEL).resolve()
+        self.model_sha256 = hashlib.sha256(self.model_path.read_bytes()).hexdigest()
         # NHWC lets oneDNN/cuDNN pick their fast convolution kernels (PilotNet on one CPU
         # thread: ~1.5 -> ~1.0 ms); results are the same, only the memory layout differs.
         self.model.to(memory_format=torch.channels_last)
