@@ -224,6 +224,14 @@ def test_only_its_own_thumbnails_are_replaced(tmp_path: Path) -> None:
     stale.write_bytes(b'old thumbnail')
     review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=1, video=False))
     assert mine.read_text() == 'keep me' and not stale.exists()
+    # Its own page is replaced by the next review; anyone else's index.html is not.
+    review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=1, video=False))
+    theirs = tmp_path / 'site' / 'index.html'
+    theirs.parent.mkdir()
+    theirs.write_text('<html>my notes</html>')
+    with pytest.raises(BagError, match='not a review page'):
+        review_bag(tmp_path / 'drive', tmp_path / 'site', ReviewOptions(top_k=1, video=False))
+    assert theirs.read_text() == '<html>my notes</html>'
 
 
 def test_a_named_topic_must_exist(tmp_path: Path) -> None:

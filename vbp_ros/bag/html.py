@@ -50,6 +50,10 @@ class Section:
     items: list[Highlight]
 
 
+#: Marks the pages this module writes, so that a later review replaces only its own page.
+GENERATOR = '<meta name="generator" content="vbp-ros review">'
+
+
 def write_page(path: Path, *, title: str, summary: dict[str, str], video: str | None,
                plot: str | None, sections: list[Section]) -> Path:
     """Write the review page.
@@ -66,7 +70,7 @@ def write_page(path: Path, *, title: str, summary: dict[str, str], video: str | 
         ``path``.
     """
     e = html.escape
-    parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+    parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">', GENERATOR,
              f'<title>{e(title)}</title><style>{STYLE}</style></head><body>',
              f'<h1>{e(title)}</h1>', '<table class="summary">']
     parts += [f'<tr><td>{e(k)}</td><td>{e(v)}</td></tr>' for k, v in summary.items()]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vbp_ros.bag.errors import BagError
-from vbp_ros.bag.html import Highlight, Section, write_page
+from vbp_ros.bag.html import GENERATOR, Highlight, Section, write_page
 from vbp_ros.bag.io import BagReader, TopicInfo
 from vbp_ros.bag.plot import SteeringStrip
 from vbp_ros.bag.process import ACKERMANN, CAMERA_TYPES, IMAGE
@@ -429,7 +429,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
     Args:
         bag: a bag with the steering topic and overlay or mask (and camera) topics.
         out_dir: where to write; default ``<bag>_review`` beside the bag. It may exist; files
-            of an earlier review in it are replaced.
+            of an earlier review in it are replaced, an ``index.html`` of anything else is not.
         options: topics and sizes; defaults when None.
         progress: called with 1 per video frame.
         on_start: called once with the number of frames expected.
@@ -446,6 +446,9 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else bag.with_name(bag.name + '_review')
     if out.exists() and not out.is_dir():
         raise BagError(f'{out} exists and is not a folder')
+    page = out / 'index.html'
+    if page.is_file() and GENERATOR not in page.read_text(errors='replace')[:1000]:
+        raise BagError(f'{page} exists and is not a review page; not overwriting it')
     with BagReader(bag, salvage=salvage) as reader:
         try:
             out.mkdir(parents=True, exist_ok=True)
