@@ -326,3 +326,21 @@ def test_a_close_interrupted_before_it_queued_the_stop_still_finishes(tmp_path: 
     closing.join(5)
     assert not closing.is_alive(), 'close() waits forever'
     assert len(_read_all(tmp_path / 'rec')['/a']) == 1
+
+
+def test_little_free_disk_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    import collections
+    import shutil
+    from vbp_ros.bag import recorder
+    usage = collections.namedtuple('usage', 'total used free')
+    monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage(10 * 2**30, 9 * 2**30, 2**29))
+    with caplog.at_level('WARNING'):
+        BagRecorder(tmp_path / 'rec').close()
+    assert 'only 0.5 GiB free' in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(shutil, 'disk_usage',
+                        lambda path: usage(10**12, 0, recorder.LOW_DISK_BYTES + 1))
+    with caplog.at_level('WARNING'):
+        BagRecorder(tmp_path / 'rec2').close()
+    assert 'free' not in caplog.text

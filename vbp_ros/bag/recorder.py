@@ -14,6 +14,7 @@ import logging
 import math
 from pathlib import Path
 import queue
+import shutil
 import threading
 import time
 from typing import Literal, TYPE_CHECKING
@@ -29,6 +30,8 @@ LOG = logging.getLogger(__name__)
 _STOP = None
 #: Seconds between two warnings about dropped messages.
 _WARN_EVERY_S = 5.0
+#: Less free disk than this where a recording starts is warned about.
+LOW_DISK_BYTES = 4 * 2**30
 
 
 def recording_path(path: str | Path) -> Path:
@@ -106,6 +109,10 @@ class BagRecorder:
             self._thread.join()
             raise BagError(str(self._error))
         LOG.info('recording to %s (%s)', self.path, storage)
+        free = shutil.disk_usage(self.path).free
+        if free < LOW_DISK_BYTES:  # a camera at 640x480 and 30 Hz alone writes ~28 MB/s
+            LOG.warning('only %.1f GiB free where %s is recorded: when the disk is full the '
+                        'recording fails (the node goes on)', free / 2**30, self.path)
 
     @property
     def counts(self) -> dict[str, int]:
