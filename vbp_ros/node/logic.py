@@ -81,13 +81,10 @@ class VbpNode:
         self.stats = NodeStats()
         self._mailbox = Mailbox()
         self._stop = threading.Event()
-        self._last_warn = -math.inf
-        self._last_error = -math.inf
-        self._last_observer_error = -math.inf
+        self._last_logged: dict[str, float] = {}  # kind of repeated log line -> when
         # Input frame_id: a change suggests several cameras publishing on one topic.
         self._frame_id: str | None = None
         self._frame_id_changes = self._frame_id_changes_reported = 0
-        self._last_frame_id_warn = -math.inf
         self._prev_malformed = 0
         self._prev_errors = 0
         self._mask_on = False
@@ -190,9 +187,7 @@ class VbpNode:
             try:
                 observer(topic, ros_type(cls), data, stamp)
             except Exception as exc:  # noqa: BLE001 -- an observer must not stop the node
-                now = time.monotonic()
-                if now - self._last_observer_error >= LOG_THROTTLE_S:
-                    self._last_observer_error = now
+                if self._may_log('observer'):
                     self.log.error('%r failed on %s: %s', observer, topic, exc)
 
     # -- worker --------------------------------------------------------------------------------
@@ -219,20 +214,25 @@ class VbpNode:
                 with self.stats.lock:
                     self.stats.errors += 1
                     count = self.stats.errors
-                now = time.monotonic()
-                if now - self._last_error >= LOG_THROTTLE_S:
-                    self._last_error = now
+                if self._may_log('error'):
                     self.log.error('processing a frame failed (%d errors so far)', count,
                                    exc_info=True)
+
+    def _may_log(self, kind: str) -> bool:
+        """Whether a repeated log line of this kind may be written now (at most one per
+        ``LOG_THROTTLE_S``); if so, the time is noted."""
+        now = time.monotonic()
+        if now - self._last_logged.get(kind, -math.inf) < LOG_THROTTLE_S:
+            return False
+        self._last_logged[kind] = now
+        return True
 
     def _malformed(self, reason: str) -> None:
         with self.stats.lock:
             self.stats.malformed += 1
             self.stats.last_malformed = reason
             count = self.stats.malformed
-        now = time.monotonic()
-        if now - self._last_warn >= LOG_THROTTLE_S:
-            self._last_warn = now
+        if self._may_log('malformed'):
             self.log.warning('malformed frame on %s (%d so far): %s', self.input_topic, count,
                              reason)
 
@@ -241,9 +241,7 @@ class VbpNode:
         if before is None:
             return
         self._frame_id_changes += 1
-        now = time.monotonic()
-        if now - self._last_frame_id_warn >= LOG_THROTTLE_S:
-            self._last_frame_id_warn = now
+        if self._may_log('frame_id'):
             self.log.warning('frame_id on %s changed from %r to %r (%d changes so far): is more '
                              'than one camera publishing there?', self.input_topic, before,
                              frame_id, self._frame_id_changes)
