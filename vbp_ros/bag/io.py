@@ -57,15 +57,8 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that the storage libraries raise for unreadable or damaged bags."""
     from rosbags.rosbag2 import ReaderError
 
-    errors: list[type[BaseException]] = [ReaderError, OSError, ValueError, KeyError, IndexError,
-                                         EOFError, TypeError, struct.error, AssertionError]
-    try:
-        import apsw
-        errors.append(apsw.Error)
-    except ImportError:  # pragma: no cover - rosbags always ships it
-        pass
-    errors.append(sqlite3.Error)
-    return tuple(errors)
+    return (ReaderError, ValueError, KeyError, IndexError, EOFError, TypeError, struct.error,
+            AssertionError, *_write_errors())
 
 
 @dataclass(frozen=True)

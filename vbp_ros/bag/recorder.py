@@ -10,6 +10,7 @@ node's diagnostics) and in the bag's metadata (``vbp_ros.dropped_messages``).
 from __future__ import annotations
 
 import atexit
+from collections import Counter
 import logging
 import math
 from pathlib import Path
@@ -89,10 +90,10 @@ class BagRecorder:
         self._lock = threading.Lock()  # guards _pending, _dropped, _closed
         self._pending = 0
         self._max_bytes = max(1, int(max_queue_bytes))
-        self._dropped: dict[str, int] = {}
+        self._dropped: Counter[str] = Counter()
         self._written = 0  # kept here: the writer's own counts wait for a write in progress
         self._drops_reported = 0  # by health()
-        self._drops_warned = (0, -math.inf)  # (count, time) of the last warning
+        self._drops_warned_at = -math.inf
         self._abort = threading.Event()  # finish the bag now, leaving what is queued
         self._error: BaseException | None = None
         self._types: dict[str, str] = {}  # topic -> type, checked where messages come in
@@ -183,7 +184,7 @@ class BagRecorder:
                 self._pending += size
                 self._queue.put((topic, ros_type, data, int(stamp_ns)))
                 return
-            self._dropped[topic] = self._dropped.get(topic, 0) + 1
+            self._dropped[topic] += 1
         self._warn_dropped()
 
     def _warn_dropped(self) -> None:
@@ -191,9 +192,9 @@ class BagRecorder:
         now = time.monotonic()
         with self._lock:
             total = sum(self._dropped.values())
-            if now - self._drops_warned[1] < _WARN_EVERY_S:
+            if now - self._drops_warned_at < _WARN_EVERY_S:
                 return
-            self._drops_warned = (total, now)
+            self._drops_warned_at = now
         LOG.warning('recording to %s drops messages: %d MiB are waiting for the disk, which '
                     'is slower than the data (%d dropped so far)', self.path,
                     self._max_bytes // 2**20, total)
@@ -240,7 +241,7 @@ class BagRecorder:
             try:
                 if self._abort.is_set():
                     with self._lock:
-                        self._dropped[topic] = self._dropped.get(topic, 0) + 1
+                        self._dropped[topic] += 1
                 elif self._error is None:
                     self._writer.write(topic, ros_type, data, stamp)
                     self._written += 1
