@@ -206,6 +206,13 @@ def test_cuda_pipeline_matches_cpu(model_path: Path, road_image: np.ndarray, gra
         assert np.abs(gpu.process(frame).mask.astype(int) - cpu.process(frame).mask).max() <= 1
         assert gpu.process(frame, mask=False).curvature == pytest.approx(
             cpu.process(frame).curvature, abs=1e-4)
+    # With graphs, masks on or off, frames replay a graph: the model's Python forward never
+    # runs (with the mask off it used to run eagerly, slower than the graph with the mask).
+    calls = []
+    gpu.model.register_forward_pre_hook(lambda *_: calls.append(1))
+    gpu.process(road_image, mask=False)
+    gpu.process(road_image, mask=True)
+    assert (len(calls) == 0) == graphs
 
 
 def test_nan_curvature_is_never_clipped_to_full_lock() -> None:

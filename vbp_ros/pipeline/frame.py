@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -104,7 +104,9 @@ class FramePipeline:
         self.vbp = VisualBackProp(self.model, compile=(
             ('reduce-overhead' if self._cuda_graphs else True) if compile else False))
         self._host: torch.Tensor | None = None  # reused (pinned on CUDA) input buffer
-        self._graphs: dict[tuple[int, ...], CudaGraphed] | None = (
+        # One graph per (input shape, mask on/off): with the mask off only the model is
+        # captured, so turning masks off never makes steering slower than with them on.
+        self._graphs: dict[tuple[tuple[int, ...], bool], CudaGraphed] | None = (
             {} if self._cuda_graphs and not compile else None)
         self.warmup()
 
@@ -179,7 +181,8 @@ class FramePipeline:
             if mask:
                 masks_u8 = _to_uint8(self._vbp(x, take_output))
             else:
-                take_output(self.model(x))
+                graph = self._graph(self.model, x, mask=False)
+                take_output(self.model(x) if graph is None else graph(x))
                 masks_u8 = None
         t2 = time.perf_counter()
         results = []
@@ -199,20 +202,28 @@ class FramePipeline:
     def _vbp(self, x: torch.Tensor, on_output: Callable[[torch.Tensor], None]) -> torch.Tensor:
         """The masks of ``x``; ``on_output`` gets the model's output (before the masks where
         the model runs eagerly, after them where one CUDA graph computes both)."""
-        graph = None
-        if self._graphs is not None:
-            graph = self._graphs.get(tuple(x.shape))
-            if graph is None:
-                try:
-                    graph = self._graphs[tuple(x.shape)] = CudaGraphed(self.vbp, x)
-                except (RuntimeError, ValueError) as exc:  # cannot be captured: stay eager
-                    log.warning('CUDA graph capture failed (%s); running eagerly', exc)
-                    self._graphs = None
+        graph = self._graph(self.vbp, x, mask=True)
         if graph is None:
             return self.vbp.explain(x, on_output=on_output).mask
         out, masks = graph(x)
         on_output(out)
         return masks
+
+    def _graph(self, fn: Callable[[torch.Tensor], Any], x: torch.Tensor,
+               mask: bool) -> CudaGraphed | None:
+        """The CUDA graph of ``fn`` for inputs shaped like ``x``, captured on first use; None
+        where the pipeline runs without graphs (or capturing failed: then never again)."""
+        if self._graphs is None:
+            return None
+        key = (tuple(x.shape), mask)
+        graph = self._graphs.get(key)
+        if graph is None:
+            try:
+                graph = self._graphs[key] = CudaGraphed(fn, x)
+            except (RuntimeError, ValueError) as exc:  # cannot be captured: stay eager
+                log.warning('CUDA graph capture failed (%s); running eagerly', exc)
+                self._graphs = None
+        return graph
 
     def _to_device(self, batch: np.ndarray) -> torch.Tensor:
         """An N×H×W×C batch as the N×C×H×W channels_last tensor the model runs (on the CPU
