@@ -159,11 +159,13 @@ def report(rows: list[dict]) -> str:
         if 'lrp' not in m:
             continue
         lrp_extra = m['lrp']['ms'] - m['forward']['ms']
-        for variant in ('', '[compiled]'):
+        # LRP (captum, autograd) runs eagerly; VBP also as it runs in the node on CUDA (graph).
+        variants = {'': 'VBP', '[graph]': 'VBP (CUDA graph)', '[compiled]': 'VBP (compiled)',
+                    '[compiled-graph]': 'VBP (compiled, CUDA graph)'}
+        for variant, what in variants.items():
             if 'forward+vbp' + variant not in m:
                 continue
             vbp_extra = m['forward+vbp' + variant]['ms'] - m['forward' + variant]['ms']
-            what = 'VBP' + (' (compiled)' if variant else '')
             if vbp_extra > 0:
                 lines.append(f'{key}: LRP extra cost / {what} extra cost = '
                              f'{lrp_extra / vbp_extra:.0f}x')

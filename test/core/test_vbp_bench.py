@@ -32,14 +32,16 @@ def test_bench_compiled_rows_compare_with_compiled_forward(tmp_path: Path,
     assert vbp['ratio_to_forward'] == pytest.approx(vbp['ms'] / rows['forward[compiled]']['ms'])
 
 
-def test_report_compares_lrp_with_eager_and_compiled_vbp() -> None:
+def test_report_compares_lrp_with_each_variant_of_vbp() -> None:
     def row(method: str, ms: float) -> dict:
         return {'device': 'cpu', 'threads': 1, 'size': '66x200', 'batch': 1, 'method': method,
                 'ms': ms, 'ratio_to_forward': 1.0, 'extra_vs_forward': 0.0}
 
     text = bench.report([row('forward', 1.0), row('forward+vbp', 1.2), row('lrp', 7.0),
-                         row('forward[compiled]', 0.9), row('forward+vbp[compiled]', 0.95)])
+                         row('forward[compiled]', 0.9), row('forward+vbp[compiled]', 0.95),
+                         row('forward[graph]', 0.2), row('forward+vbp[graph]', 0.24)])
     assert 'LRP extra cost / VBP extra cost = 30x' in text  # 6.0 / 0.2
+    assert 'LRP extra cost / VBP (CUDA graph) extra cost = 150x' in text  # 6.0 / 0.04
     assert 'LRP extra cost / VBP (compiled) extra cost = 120x' in text  # 6.0 / 0.05
     text = bench.report([row('forward', 1.0), row('forward+vbp', 0.99), row('lrp', 3.0)])
     assert 'VBP extra cost below the noise' in text and '2.00 ms' in text
