@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html.parser
+import math
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,8 @@ def test_review_of_a_drive(tmp_path: Path, zero_stamps: bool) -> None:
     assert rep.source == 'overlay' and rep.frames == len(ANGLES)
     assert [h.stamp_ns for h in rep.steering] == [key(3), key(8)]
     assert [h.stamp_ns for h in rep.mask] == [key(5), key(10)]
-    assert rep.steering[0].score == pytest.approx(0.30, abs=1e-6)
+    assert rep.steering[0].score == pytest.approx(math.degrees(0.30), abs=1e-4)  # as captioned
+    assert '|Δ steering| (deg)' in rep.html.read_text()
     frames = _video_frames(rep.video)
     assert len(frames) == len(ANGLES)
     assert frames[0].shape == (H + 48, W, 3)

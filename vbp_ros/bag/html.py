@@ -27,7 +27,8 @@ class Highlight:
         time_s: seconds from the start of the drive.
         stamp_ns: header stamp of the frame (ns).
         steering_rad: steering angle at that frame.
-        score: the change that put it here (radians for steering, mean |Δmask| in [0, 1]).
+        score: the change that put it here (degrees for steering, as the captions; mean
+            |Δmask| in [0, 1]).
         image: thumbnail path relative to the page ('' when the frame was not found).
         before: thumbnail of the frame just before ('' when none).
     """

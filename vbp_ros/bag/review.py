@@ -331,7 +331,7 @@ class _Review:
             return i
 
         steer_hl = [Highlight(r + 1, float(times[i]), int(series.stamp_ns[i]),
-                              float(series.angle[i]), float(s_change[i]))
+                              float(series.angle[i]), float(np.degrees(s_change[i])))
                     for r, i in enumerate(s_idx)]
         mask_hl = []
         for r, j in enumerate(m_idx):
@@ -414,7 +414,7 @@ class _Review:
         page = write_page(self.out_dir / 'index.html', title=title,
                           summary=summary, video='review.mp4' if video_path else None,
                           plot=plot, sections=[
-                              Section('Largest steering changes', '|Δ steering| (rad)', steer_hl),
+                              Section('Largest steering changes', '|Δ steering| (deg)', steer_hl),
                               Section('Largest mask changes', 'mean |Δ mask|', mask_hl)])
         return ReviewReport(self.out_dir, page, video_path, n, source, steer_hl, mask_hl)
 
