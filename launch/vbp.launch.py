@@ -3,42 +3,82 @@
 Optional parts: ``rviz:=true`` opens rviz2 on camera, mask and overlay (best-effort
 subscriptions, matching the node's sensor-data QoS); ``record:=true`` records camera,
 steering, mask, overlay and diagnostics with ``ros2 bag record`` (MCAP; recording the overlay
-makes the node compute it); ``demo:=true`` starts the
-synthetic camera, so nothing else is needed.
+makes the node compute it); ``demo:=true`` starts the synthetic camera, so nothing else is
+needed.
+
+The node arguments (camera_topic, model_path, device, compile, reliability) override the
+parameter file only when given: left empty, the file's values apply (``params_file:=...``).
 
 Examples::
 
     ros2 launch vbp_ros vbp.launch.py demo:=true rviz:=true
     ros2 launch vbp_ros vbp.launch.py camera_topic:=/front/image_raw device:=cuda record:=true
-    ros2 launch vbp_ros vbp.launch.py device:=cuda compile:=true
+    ros2 launch vbp_ros vbp.launch.py params_file:=/path/to/my_vbp.yaml
 """
+import tempfile
+from pathlib import Path
+
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from vbp_ros.node.launch_args import effective, NODE_ARGUMENTS, node_overrides, rviz_layout
+
 BOOL = ['true', 'false']
+FROM_FILE = ' (empty: as in params_file)'
+
+
+def _launch(context):
+    """Node, camera, rviz2 and recorder, with the values the node will actually run with."""
+    share = Path(FindPackageShare('vbp_ros').perform(context))
+    params_file = LaunchConfiguration('params_file').perform(context)
+    overrides = node_overrides(
+        {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS})
+    camera_topic = effective('camera_topic', params_file, overrides)
+    reliability = effective('reliability', params_file, overrides)
+    node = Node(package='vbp_ros', executable='vbp_node', name='vbp', output='screen',
+                parameters=[params_file, overrides] if overrides else [params_file])
+    camera = Node(
+        package='vbp_ros', executable='synthetic_camera', name='synthetic_camera',
+        output='screen', condition=IfCondition(LaunchConfiguration('demo')),
+        arguments=['--topic', camera_topic, '--rate', '30', '--reliability', reliability])
+    layout = share / 'config' / 'vbp.rviz'
+    text = layout.read_text()
+    if rviz_layout(text, camera_topic) != text:  # rviz on the camera topic in use
+        with tempfile.NamedTemporaryFile('w', suffix='.rviz', delete=False) as f:
+            f.write(rviz_layout(text, camera_topic))
+        layout = Path(f.name)
+    rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
+                arguments=['-d', str(layout)],
+                condition=IfCondition(LaunchConfiguration('rviz')))
+    record = ExecuteProcess(
+        cmd=['ros2', 'bag', 'record', '-s', 'mcap', camera_topic, '/vbp/steering', '/vbp/mask',
+             '/vbp/overlay', '/diagnostics'],
+        output='screen', condition=IfCondition(LaunchConfiguration('record')))
+    return [node, camera, rviz, record]
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Node, optional synthetic camera, rviz2 and bag recording."""
+    """The arguments, then the node and its optional companions."""
     share = FindPackageShare('vbp_ros')
-    camera_topic = LaunchConfiguration('camera_topic')
     args = [
-        DeclareLaunchArgument('camera_topic', default_value='/camera/image_raw',
-                              description='sensor_msgs/Image topic the node subscribes to'),
+        DeclareLaunchArgument('camera_topic', default_value='',
+                              description='sensor_msgs/Image topic the node subscribes to'
+                                          + FROM_FILE),
         DeclareLaunchArgument('model_path', default_value='',
-                              description='steering model (.safetensors); empty: bundled model'),
-        DeclareLaunchArgument('device', default_value='auto', choices=['auto', 'cpu', 'cuda'],
-                              description='torch device for the model'),
-        DeclareLaunchArgument('compile', default_value='false', choices=BOOL,
-                              description='torch.compile model + VisualBackProp at start-up'),
-        DeclareLaunchArgument('reliability', default_value='best_effort',
-                              choices=['best_effort', 'reliable'],
-                              description='QoS reliability of camera, mask and overlay'),
+                              description='steering model (.safetensors)' + FROM_FILE),
+        DeclareLaunchArgument('device', default_value='', choices=['', 'auto', 'cpu', 'cuda'],
+                              description='torch device for the model' + FROM_FILE),
+        DeclareLaunchArgument('compile', default_value='', choices=['', *BOOL],
+                              description='torch.compile model + VisualBackProp at start-up'
+                                          + FROM_FILE),
+        DeclareLaunchArgument('reliability', default_value='',
+                              choices=['', 'best_effort', 'reliable'],
+                              description='QoS reliability of camera, mask and overlay'
+                                          + FROM_FILE),
         DeclareLaunchArgument('params_file',
                               default_value=PathJoinSubstitution([share, 'config', 'vbp.yaml']),
                               description='ROS 2 parameter file of the node'),
@@ -50,27 +90,4 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument('demo', default_value='false', choices=BOOL,
                               description='start the synthetic camera on camera_topic'),
     ]
-    node = Node(
-        package='vbp_ros', executable='vbp_node', name='vbp', output='screen',
-        parameters=[
-            LaunchConfiguration('params_file'),
-            {'camera_topic': ParameterValue(camera_topic, value_type=str),
-             'model_path': ParameterValue(LaunchConfiguration('model_path'), value_type=str),
-             'device': ParameterValue(LaunchConfiguration('device'), value_type=str),
-             'compile': ParameterValue(LaunchConfiguration('compile'), value_type=bool),
-             'reliability': ParameterValue(LaunchConfiguration('reliability'), value_type=str)},
-        ])
-    camera = Node(
-        package='vbp_ros', executable='synthetic_camera', name='synthetic_camera',
-        output='screen', condition=IfCondition(LaunchConfiguration('demo')),
-        arguments=['--topic', camera_topic, '--rate', '30', '--reliability',
-                   LaunchConfiguration('reliability')])
-    rviz = Node(
-        package='rviz2', executable='rviz2', name='rviz2',
-        arguments=['-d', PathJoinSubstitution([share, 'config', 'vbp.rviz'])],
-        condition=IfCondition(LaunchConfiguration('rviz')))
-    record = ExecuteProcess(
-        cmd=['ros2', 'bag', 'record', '-s', 'mcap', camera_topic, '/vbp/steering', '/vbp/mask',
-             '/vbp/overlay', '/diagnostics'],
-        output='screen', condition=IfCondition(LaunchConfiguration('record')))
-    return LaunchDescription([*args, node, camera, rviz, record])
+    return LaunchDescription([*args, OpaqueFunction(function=_launch)])

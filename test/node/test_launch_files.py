@@ -4,8 +4,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 import yaml
 
+from vbp_ros.node.launch_args import effective, NODE_ARGUMENTS, node_overrides, rviz_layout
 from vbp_ros.node.params import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +33,44 @@ def test_launch_arguments_are_documented() -> None:
     choices = {p.name: p.choices for p in PARAMETERS}
     for name in ('device', 'reliability'):
         declared = [e.value for e in args[name]['choices'].elts]
-        assert tuple(declared) == choices[name]
-    # Arguments passed on as node parameters default to the parameters' own defaults.
-    defaults = {p.name: p.default for p in PARAMETERS}
-    for name in ('camera_topic', 'model_path', 'device', 'compile', 'reliability'):
-        default = defaults[name]
-        as_text = str(default).lower() if isinstance(default, bool) else str(default)
-        assert args[name]['default_value'].value == as_text, name
+        assert tuple(declared) == ('', *choices[name])
+    # Arguments passed on as node parameters default to '' (= as in params_file): launch_ros
+    # lets later parameter sources win, so a default would always override the file.
+    for name in NODE_ARGUMENTS:
+        assert args[name]['default_value'].value == '', name
+    assert set(NODE_ARGUMENTS) <= set(args)
+
+
+def test_launch_overrides_only_what_was_given() -> None:
+    assert node_overrides({name: '' for name in NODE_ARGUMENTS}) == {}
+    got = node_overrides({'device': 'cuda', 'compile': 'True', 'camera_topic': '/front/image',
+                          'model_path': ''})
+    assert got == {'device': 'cuda', 'compile': True, 'camera_topic': '/front/image'}
+    with pytest.raises(ValueError, match='device'):
+        node_overrides({'device': 'tpu'})
+    with pytest.raises(ValueError, match='compile'):
+        node_overrides({'compile': 'yes please'})
+
+
+def test_launch_uses_the_values_the_node_runs_with(tmp_path: Path) -> None:
+    mine = tmp_path / 'mine.yaml'
+    mine.write_text("/**:\n  ros__parameters:\n    reliability: reliable\n"
+                    "vbp:\n  ros__parameters:\n    camera_topic: /front/image_raw\n")
+    assert effective('camera_topic', mine, {}) == '/front/image_raw'
+    assert effective('reliability', mine, {}) == 'reliable'
+    assert effective('device', mine, {}) == 'auto'  # the parameter's default
+    assert effective('camera_topic', mine, {'camera_topic': '/rear'}) == '/rear'
+    bundled = ROOT / 'config' / 'vbp.yaml'
+    assert effective('camera_topic', bundled, {}) == '/camera/image_raw'
+
+
+def test_rviz_layout_follows_the_camera_topic() -> None:
+    text = (ROOT / 'config' / 'vbp.rviz').read_text()
+    assert rviz_layout(text, '/camera/image_raw') == text
+    layout = yaml.safe_load(rviz_layout(text, '/front/image_raw'))
+    topics = {d['Topic']['Value'] for d in layout['Visualization Manager']['Displays']
+              if d['Class'] == 'rviz_default_plugins/Image'}
+    assert topics == {'/front/image_raw', '/vbp/mask', '/vbp/overlay'}
 
 
 def test_rviz_shows_camera_mask_overlay_best_effort() -> None:

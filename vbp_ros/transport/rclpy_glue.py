@@ -187,8 +187,12 @@ class RclpyTransport:
         """Pass ``ros2 param set`` requests to ``apply`` (rclpy itself refuses read-only
         parameters and values outside a descriptor's range first)."""
         def on_set(params: list[Parameter]) -> SetParametersResult:
-            reason = apply({p.name: list(p.value) if isinstance(p.value, (list, tuple))
-                            else p.value for p in params})
+            try:
+                reason = apply({p.name: list(p.value) if isinstance(p.value, (list, tuple))
+                                else p.value for p in params})
+            except Exception as exc:  # noqa: BLE001 -- rclpy would re-raise it out of spin
+                self._logger.exception('setting parameters failed')
+                reason = f'{type(exc).__name__}: {exc}'
             return SetParametersResult(successful=reason is None, reason=reason or '')
 
         self.node.add_on_set_parameters_callback(on_set)
@@ -203,7 +207,16 @@ class RclpyTransport:
                             callback: RawCallback) -> RclpySubscription:
         """Create a raw subscription; the callback gets the serialised message bytes."""
         mt = resolve(msg_type)
-        sub = self.node.create_subscription(get_message(mt.ros_type), topic, callback,
+
+        def guarded(data: Any) -> None:
+            # rclpy's executor re-raises a callback's exception out of spin, which would end
+            # the node; as on the DDS path, a failing message is logged and the node goes on.
+            try:
+                callback(data)
+            except Exception:  # noqa: BLE001
+                self._logger.exception('callback of %s failed', topic)
+
+        sub = self.node.create_subscription(get_message(mt.ros_type), topic, guarded,
                                             to_rclpy_qos(qos), raw=True)
         return RclpySubscription(sub, mt)
 

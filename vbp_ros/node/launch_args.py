@@ -1,0 +1,53 @@
+"""What ``launch/vbp.launch.py`` hands the node: the parameter file, then only the launch
+arguments that were given (ROS-free, so it is tested without ROS).
+
+launch_ros passes a node's ``parameters`` in order and later entries win, so an argument with a
+default would always override the file: ``params_file:=mine.yaml`` with ``device: cuda`` in it
+would run on ``auto``. The node arguments therefore default to '' (= "as in the parameter file").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from vbp_ros.node.params import NODE_NAME, PARAMETERS
+from vbp_ros.transport.parameters import load_params_file
+
+#: Launch arguments that are also node parameters.
+NODE_ARGUMENTS = ('camera_topic', 'model_path', 'device', 'compile', 'reliability')
+
+_SPECS = {p.name: p for p in PARAMETERS}
+_BOOLS = {'true': True, 'false': False}
+
+
+def node_overrides(given: Mapping[str, str]) -> dict[str, Any]:
+    """The node arguments given a value, typed and validated as the node's parameters."""
+    out = {}
+    for name in NODE_ARGUMENTS:
+        text = given.get(name, '')
+        if text == '':
+            continue
+        spec = _SPECS[name]
+        value: Any = text
+        if spec.type is bool:
+            if text.lower() not in _BOOLS:
+                msg = f'launch argument {name}:={text!r} must be true or false'
+                raise ValueError(msg)
+            value = _BOOLS[text.lower()]
+        out[name] = spec.validate(value)
+    return out
+
+
+def effective(name: str, params_file: str | Path, overrides: Mapping[str, Any]) -> Any:
+    """The value the node will run with: the argument, else the parameter file's, else the
+    parameter's default (for the parts of the launch that need it: camera, rviz, recording)."""
+    if name in overrides:
+        return overrides[name]
+    from_file = load_params_file(params_file, NODE_NAME, known=set(_SPECS)) if params_file else {}
+    return from_file.get(name, _SPECS[name].default)
+
+
+def rviz_layout(template: str, camera_topic: str) -> str:
+    """The bundled rviz layout showing ``camera_topic`` instead of its default camera topic."""
+    default = _SPECS['camera_topic'].default
+    return template.replace(f'Value: {default}\n', f'Value: {camera_topic}\n')
