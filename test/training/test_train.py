@@ -270,3 +270,19 @@ def test_an_earlier_run_is_not_replaced_without_force(tmp_path: Path, caplog) ->
         p.write_text('x')
     _clear_earlier_run(run_dir)
     assert not any(p.exists() for p in leftovers) and (run_dir / 'notes.txt').exists()
+
+
+def test_training_off_a_terminal_logs_its_progress(tmp_path: Path, tiny_data,
+                                                   caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    tr, va = tiny_data
+    monkeypatch.setattr('sys.stderr.isatty', lambda: False)
+    monkeypatch.setattr('vbp_ros.progress.LOG_EVERY', 0.0)
+    with caplog.at_level(logging.INFO, logger='vbp_ros'):
+        train(tr, va, tmp_path / 'm.safetensors', tmp_path / 'run',
+              _cfg(epochs=1, progress=True, snapshot_count=0, augment=None))
+    lines = [r.getMessage() for r in caplog.records]
+    steps = -(-len(tr) // 16)
+    assert any(m.startswith(f'epoch 1/1: {steps}/{steps} batches (100 %)') and 'loss=' in m
+               for m in lines), lines

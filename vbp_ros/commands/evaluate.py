@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 from pathlib import Path
-import sys
 
 from vbp_ros.commands.arguments import positive_int
 
@@ -56,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model, spec = load_model(args.model, model_class=args.model_class)
     cfg = EvalConfig(frames=args.frames, seed=args.seed, methods=methods)
-    bars = not args.no_progress and sys.stderr.isatty()  # not into a log file or a pipe
-    res = evaluate(model, spec.preprocess, cfg, progress=bars)
+    res = evaluate(model, spec.preprocess, cfg, progress=not args.no_progress)
     text = format_tables(res)
     (out / 'evaluation.md').write_text(text)
     (out / 'evaluation.json').write_text(json.dumps(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from vbp_ros.commands.progress import progress_bar
+from vbp_ros.progress import progress_bar
 from vbp_ros.stop_signals import stop_on_signals
 
 NAME = 'process'

@@ -12,7 +12,7 @@ import argparse
 import logging
 
 from vbp_ros.commands.arguments import positive_float, positive_int
-from vbp_ros.commands.progress import progress_bar
+from vbp_ros.progress import progress_bar
 
 NAME = 'review'
 HELP = 'video and HTML summary of a processed bag'

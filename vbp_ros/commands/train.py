@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     pre = Preprocess()
-    progress = not args.no_progress and sys.stderr.isatty()  # bars only on a terminal
+    progress = not args.no_progress  # a bar on a terminal, else a log line now and then
     if args.bag and args.shift_gain is None and not args.no_augment:
         LOG.warning('--shift-gain not given: the shift augmentation uses the synthetic '
                     "camera's (70 degrees wide); give your camera's, or --shift-px 0")

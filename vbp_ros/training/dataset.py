@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vbp_ros.pipeline.preprocess import Preprocess
+from vbp_ros.progress import progress_bar
 from vbp_ros.training.augment import Augment
 from vbp_ros.training.errors import TrainingError
 from vbp_ros.world.synthetic import render_batch, SyntheticWorld
@@ -111,7 +112,7 @@ def synthetic_data(count: int, seed: int = 0, preprocess: Preprocess | None = No
         start: first frame index (use disjoint ranges or seeds for held-out sets).
         max_curvature: sharpest road curvature (1/m).
         workers: processes to render with (results do not depend on it).
-        progress: show a progress bar.
+        progress: show progress (a bar on a terminal, else a log line now and then).
     """
     if count < 1:
         raise TrainingError(f'count {count} must be positive')
@@ -119,9 +120,7 @@ def synthetic_data(count: int, seed: int = 0, preprocess: Preprocess | None = No
     chunk = 500
     jobs = [(seed, s, min(chunk, start + count - s), max_curvature, pre)
             for s in range(start, start + count, chunk)]
-    from tqdm import tqdm
-
-    bar = tqdm(total=count, desc='render', unit='frame', disable=not progress, leave=False)
+    bar = progress_bar(count, 'frame', 'render', enabled=progress, leave=False)
     parts = []
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:

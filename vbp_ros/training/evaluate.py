@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vbp_ros.pipeline.preprocess import Preprocess
+from vbp_ros.progress import progress_bar
 from vbp_ros.training.dataset import to_tensor
 from vbp_ros.world.synthetic import SyntheticWorld
 
@@ -239,8 +240,6 @@ def evaluate(model: nn.Module, preprocess: Preprocess | None = None,
 
 def _evaluate(model: nn.Module, pre: Preprocess, cfg: EvalConfig, progress: bool
               ) -> EvalResult:
-    from tqdm import tqdm
-
     from vbp_ros.core.methods import METHODS
 
     images, targets, rel, dis = held_out_set(cfg, pre)
@@ -265,7 +264,8 @@ def _evaluate(model: nn.Module, pre: Preprocess, cfg: EvalConfig, progress: bool
     rows: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {'random': {'curve': random_curve}}
     examples: dict[str, Any] = {'image': images[:3], 'relevant': rel[:3]}
-    for name in tqdm(names, desc='methods', disable=not progress):
+    bar = progress_bar(len(names), 'method', 'methods', enabled=progress)
+    for name in names:
         masks = compute_masks(method_fn(name, model), x, cfg.batch_size)
         row = localisation(masks.numpy(), rel, dis, cfg.tolerance)
         top = deletion_curve(model, x, x_blur, ranking(masks, True, gen), base, cfg.fractions,
@@ -286,6 +286,8 @@ def _evaluate(model: nn.Module, pre: Preprocess, cfg: EvalConfig, progress: bool
             examples[name + ' (random weights)'] = m_all[:3].numpy()
         rows[name] = row
         curves[name] = {'top': top, 'low': low}
+        bar.update(1)
+    bar.close()
     area = float(rel.mean())
     for row in rows.values():
         row['area_share'] = area

@@ -23,6 +23,7 @@ from torch import nn
 
 from vbp_ros.core.model_file import ModelSpec, resolve_class, save_model
 from vbp_ros.pipeline.preprocess import Preprocess
+from vbp_ros.progress import progress_bar
 from vbp_ros.training.augment import Augment, NO_AUGMENT
 from vbp_ros.training.checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from vbp_ros.training.dataset import ArrayData, batches, to_tensor
@@ -234,8 +235,6 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
     snaps = MaskSnapshots(run_dir, snap_images, to_tensor(snap_images, pre),
                           val_data.targets[:k], cfg.tensorboard) if k > 0 else None
     written: list[Path] = []
-    from tqdm import tqdm
-
     loss_fn = nn.MSELoss()
     t_start = time.perf_counter()
     try:
@@ -243,11 +242,10 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
             model.train()
             rng = np.random.default_rng([cfg.seed, epoch])
             running, seen = 0.0, 0
-            bar = tqdm(batches(train_data, cfg.batch_size, pre, rng=rng,
-                               augment=cfg.augment or NO_AUGMENT),
-                       total=steps_per_epoch, desc=f'epoch {epoch + 1}/{cfg.epochs}',
-                       unit='batch', disable=not cfg.progress, leave=False)
-            for x, y in bar:
+            bar = progress_bar(steps_per_epoch, 'batch', f'epoch {epoch + 1}/{cfg.epochs}',
+                               enabled=cfg.progress, leave=False)
+            for x, y in batches(train_data, cfg.batch_size, pre, rng=rng,
+                                augment=cfg.augment or NO_AUGMENT):
                 for group in opt.param_groups:
                     group['lr'] = _lr_at(cfg, step, total)
                 pred = model(x.contiguous(memory_format=torch.channels_last))
@@ -259,6 +257,7 @@ def train(train_data: ArrayData, val_data: ArrayData, out: str | Path, run_dir: 
                 running += float(loss.detach()) * len(y)
                 seen += len(y)
                 bar.set_postfix(loss=f'{running / seen:.4f}')
+                bar.update(1)
             bar.close()
             metrics = {'epoch': epoch + 1,
                        'train_rmse': math.sqrt(running / max(seen, 1)) / scale,
