@@ -39,7 +39,11 @@ def _launch(context):
         {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS})
     camera_topic = effective('camera_topic', params_file, overrides)
     reliability = effective('reliability', params_file, overrides)
-    node = Node(package='vbp_ros', executable='vbp_node', name='vbp', output='screen',
+    # A namespace ('' = the launch's own) makes the name fully specified, so launch_ros files
+    # the overrides under '/vbp', applied after every section of the user's file; without one
+    # they would go under '/**', which a 'vbp:' section in that file would override.
+    node = Node(package='vbp_ros', executable='vbp_node', name='vbp', namespace='',
+                output='screen',
                 parameters=[params_file, overrides] if overrides else [params_file])
     camera = Node(
         package='vbp_ros', executable='synthetic_camera', name='synthetic_camera',
@@ -47,9 +51,10 @@ def _launch(context):
         arguments=['--topic', camera_topic, '--rate', '30', '--reliability', reliability])
     layout = share / 'config' / 'vbp.rviz'
     text = layout.read_text()
-    if rviz_layout(text, camera_topic) != text:  # rviz on the camera topic in use
-        with tempfile.NamedTemporaryFile('w', suffix='.rviz', delete=False) as f:
-            f.write(rviz_layout(text, camera_topic))
+    shown = rviz_layout(text, camera_topic)
+    if shown != text:  # rviz on the camera topic in use
+        with tempfile.NamedTemporaryFile('w', prefix='vbp_', suffix='.rviz', delete=False) as f:
+            f.write(shown)
         layout = Path(f.name)
     rviz = Node(package='rviz2', executable='rviz2', name='rviz2',
                 arguments=['-d', str(layout)],

@@ -48,7 +48,8 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_parameter_files_match_the_remapped_node(domain: int, tmp_path: Path) -> None:
     from vbp_ros.node.main import make_transport
     shared = tmp_path / 'shared.yaml'
-    shared.write_text('front_vbp:\n  ros__parameters:\n    speed: 3.0\n'
+    # ('front_vbp:' alone would mean /front_vbp, as in rclpy: not this namespaced node.)
+    shared.write_text('/**/front_vbp:\n  ros__parameters:\n    speed: 3.0\n'
                       '/robot/front_vbp:\n  ros__parameters:\n    wheelbase: 1.5\n'
                       '/**:\n  ros__parameters:\n    frame_rate: 30\n')
     args = parse('--middleware', 'cyclonedds', '--params-file', str(shared), '--ros-args',

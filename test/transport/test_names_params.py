@@ -5,8 +5,8 @@ import pytest
 
 from vbp_ros.transport.errors import TransportError
 from vbp_ros.transport.names import dds_topic_name, dds_type_name, expand_topic
-from vbp_ros.transport.parameters import load_params_file, ParamError, ParamSpec, \
-    parse_assignment, resolve_values, ros_args_last, split_ros_args
+from vbp_ros.transport.parameters import load_params_file, load_params_files, ParamError, \
+    ParamSpec, parse_assignment, resolve_values, ros_args_last, split_ros_args
 from vbp_ros.transport.qos import DEFAULT, QosProfile, Reliability, SENSOR_DATA
 
 
@@ -99,9 +99,10 @@ def test_params_file_wildcards_namespaces_and_shared_sections(tmp_path) -> None:
                     '/*/other:\n  ros__parameters:\n    depth: 9\n'
                     '/**:\n  ros__parameters:\n    frame_rate: 30\n')
     known = {s.name for s in SPECS}
-    # Sections naming the node win over wildcard ones; names other nodes use are left out of
-    # the shared sections (ROS ignores overrides a node does not declare).
-    assert load_params_file(path, 'vbp', '/robot', known) == {'alpha': 0.9, 'depth': 7,
+    # As in rcl/rclpy, matching sections apply in file order, later ones winning (here the
+    # wildcard /**/vbp after /robot/vbp); names other nodes use are left out of the shared
+    # sections (ROS ignores overrides a node does not declare).
+    assert load_params_file(path, 'vbp', '/robot', known) == {'alpha': 0.3, 'depth': 7,
                                                                'flag': True}
     assert load_params_file(path, 'vbp', '/', known) == {'alpha': 0.3, 'depth': 7}
     assert load_params_file(path, 'vbp', '/a/b', known) == {'alpha': 0.3, 'depth': 7}
@@ -138,3 +139,16 @@ def test_ros_args_without_a_value_or_unknown_to_us(caplog: pytest.LogCaptureFixt
         split_ros_args(['--ros-args', '-p'])
     split_ros_args(['--ros-args', '--log-level', 'debug', '-p', 'a:=1'])
     assert 'ignoring ROS arguments that only rcl applies: --log-level debug' in caplog.text
+
+
+def test_params_files_merge_like_rcl(tmp_path) -> None:
+    first, second = tmp_path / 'a.yaml', tmp_path / 'b.yaml'
+    first.write_text('/**:\n  ros__parameters:\n    alpha: 0.1\n'
+                     'vbp:\n  ros__parameters:\n    alpha: 0.2\n')
+    second.write_text('/**:\n  ros__parameters:\n    alpha: 0.3\n    depth: 4\n')
+    # rcl keeps a section where it first appeared: the second file's /** merges into the
+    # first's, which 'vbp' (after it) still overrides.
+    assert load_params_files([first, second], 'vbp') == {'alpha': 0.2, 'depth': 4}
+    assert load_params_files([second, first], 'vbp') == {'alpha': 0.2, 'depth': 4}
+    # 'vbp' means '/vbp': it does not apply to a namespaced node.
+    assert load_params_files([first], 'vbp', '/robot') == {'alpha': 0.1}

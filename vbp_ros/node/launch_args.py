@@ -4,6 +4,8 @@ arguments that were given (ROS-free, so it is tested without ROS).
 launch_ros passes a node's ``parameters`` in order and later entries win, so an argument with a
 default would always override the file: ``params_file:=mine.yaml`` with ``device: cuda`` in it
 would run on ``auto``. The node arguments therefore default to '' (= "as in the parameter file").
+:func:`effective` reads the file as rcl does, so camera, rviz and recorder use what the node
+does.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from vbp_ros.errors import VbpError
 from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.stop_signals import stop_on_signals
 from vbp_ros.transport import create_transport, default_middleware, Middleware
-from vbp_ros.transport.parameters import load_params_file, parse_assignment, ros_args_last, \
+from vbp_ros.transport.parameters import load_params_files, parse_assignment, ros_args_last, \
     split_ros_args
 
 LOG = logging.getLogger('vbp_ros.node')
@@ -106,9 +106,7 @@ def make_transport(args: argparse.Namespace) -> Any:
     node_name = remaps.get('__node', remaps.get('__name', args.node_name))
     namespace = remaps.get('__ns', args.namespace)
     known = {p.name for p in PARAMETERS}
-    values: dict[str, Any] = {}
-    for path in params_files + files:
-        values.update(load_params_file(path, node_name, namespace, known))
+    values = load_params_files(params_files + files, node_name, namespace, known)
     values.update(overrides)
     for text in param_texts:
         name, value = parse_assignment(text)

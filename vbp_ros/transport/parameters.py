@@ -129,15 +129,22 @@ class ParamSpec:
 
 def load_params_file(path: str | Path, node_name: str, namespace: str = '/',
                      known: Collection[str] | None = None) -> dict[str, Any]:
-    """Read a ROS 2 parameter file and return the values for one node.
+    """The values one ROS 2 parameter file sets for one node (see :func:`load_params_files`)."""
+    return load_params_files([path], node_name, namespace, known)
 
-    As with ``--params-file`` on ROS 2, every section whose key matches the node applies:
-    keys with wildcards (``/**`` any namespaces, ``*`` one name: ``/**``, ``/**/vbp``,
-    ``/robot/*``) first, then ``<node>``, ``/<node>`` and ``/<namespace>/<node>``; within each
-    group later sections win.
+
+def load_params_files(paths: Sequence[str | Path], node_name: str, namespace: str = '/',
+                      known: Collection[str] | None = None) -> dict[str, Any]:
+    """Read ROS 2 parameter files and return the values for one node, as rcl and rclpy do.
+
+    rcl merges all files into one table of sections in order of first appearance (a section
+    key seen again, in the same file or a later one, is merged into its first place), and
+    rclpy then applies every section that matches the node in that order, later ones winning.
+    A key matches the node's fully qualified name with ``/*`` standing for one name and
+    ``/**`` for any number (``vbp`` means ``/vbp``: only the node in the root namespace).
 
     Args:
-        path: the YAML file.
+        paths: the YAML files, in command-line order.
         node_name: the node's name.
         namespace: the node's namespace.
         known: the node's parameter names. Wildcard sections are shared by many nodes, so
@@ -149,39 +156,46 @@ def load_params_file(path: str | Path, node_name: str, namespace: str = '/',
         Flat mapping of parameter name to value (nested keys joined with '.').
 
     Raises:
-        ParamError: the file cannot be read or has no ``ros__parameters``.
+        ParamError: a file cannot be read or is not a mapping.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f'cannot read parameter file {path}: {exc}'
-        raise ParamError(msg) from None
-    if not isinstance(data, dict):
-        msg = f'parameter file {path} is not a mapping'
-        raise ParamError(msg)
+    sections: dict[str, dict[str, Any]] = {}  # rcl's table: first appearance keeps its place
+    for path in paths:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            msg = f'cannot read parameter file {path}: {exc}'
+            raise ParamError(msg) from None
+        if not isinstance(data, dict):
+            msg = f'parameter file {path} is not a mapping'
+            raise ParamError(msg)
+        for key, section in data.items():
+            if (isinstance(key, str) and isinstance(section, dict)
+                    and isinstance(section.get('ros__parameters'), dict)):
+                sections.setdefault(key, {}).update(_flatten(section['ros__parameters']))
     fqn = '/' + '/'.join(p for p in (*namespace.split('/'), node_name) if p)
     out: dict[str, Any] = {}
-    for shared in (True, False):  # sections naming this node win over wildcard ones
-        for key, section in data.items():
-            if not (isinstance(key, str) and ('*' in key) == shared
-                    and isinstance(section, dict)
-                    and isinstance(section.get('ros__parameters'), dict)):
-                continue
-            if not (key == node_name or _node_pattern(key).fullmatch(fqn)):
-                continue
-            values = _flatten(section['ros__parameters'])
-            if shared and known is not None:
-                values = {k: v for k, v in values.items() if k in known}
-            out.update(values)
+    for key, values in sections.items():
+        if not _node_pattern(key).fullmatch(fqn):
+            continue
+        if '*' in key and known is not None:
+            values = {k: v for k, v in values.items() if k in known}
+        out.update(values)
     return out
 
 
 def _node_pattern(key: str) -> re.Pattern[str]:
-    """Regex of the fully qualified node names a parameter-file key stands for."""
-    parts = [p for p in key.split('/') if p]
-    regex = ''.join('(?:/[^/]+)*' if p == '**' else '/[^/]+' if p == '*' else
-                    '/' + re.escape(p) for p in parts)
-    return re.compile(regex or '/')
+    """Regex of the fully qualified node names a parameter-file key stands for (rclpy's
+    rule: a leading '/' added, then ``/*`` -> one name, so ``/**`` -> any number)."""
+    key = key if key.startswith('/') else '/' + key
+    regex, i = [], 0
+    while i < len(key):
+        if key.startswith('/*', i):
+            regex.append(r'(?:/\w+)')
+            i += 2
+        else:  # a '*' left over (the second of '/**') repeats the name before it
+            regex.append('*' if key[i] == '*' else re.escape(key[i]))
+            i += 1
+    return re.compile(''.join(regex))
 
 
 def _flatten(tree: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
