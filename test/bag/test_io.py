@@ -157,6 +157,31 @@ def test_truncated_storage_file_is_a_clear_error(tmp_path: Path, storage: str,
             list(r.messages())
 
 
+@pytest.mark.parametrize('length', [2**64 - 1, 2**62])
+@pytest.mark.parametrize('salvage', [False, True])
+def test_an_absurd_mcap_record_length_is_a_clear_error(tmp_path: Path, length: int,
+                                                       salvage: bool) -> None:
+    # rosbags allocates what a record declares: OverflowError / MemoryError escaped before.
+    import struct
+    _write(tmp_path / 'bag', 'mcap', n=3)
+    data = next((tmp_path / 'bag').glob('*.mcap'))
+    raw = bytearray(data.read_bytes())
+    pos, schemas = 8, []
+    while raw[pos] != 0x02:  # the top-level records, up to the footer
+        if raw[pos] == 0x03:
+            schemas.append(pos)
+        pos += 9 + struct.unpack_from('<Q', raw, pos + 1)[0]
+    struct.pack_into('<Q', raw, schemas[-1] + 1, length)  # the summary's schema record
+    data.write_bytes(bytes(raw))
+    if salvage:  # the messages before the summary are intact: salvage finds them all
+        with BagReader(data, salvage=True) as r:
+            assert len(list(r.messages())) == 6
+        return
+    with pytest.raises(BagError, match='bag'):
+        with BagReader(data) as r:
+            list(r.messages())
+
+
 def test_bad_metadata_is_a_clear_error(tmp_path: Path) -> None:
     _write(tmp_path / 'bag', 'mcap', n=2)
     (tmp_path / 'bag' / 'metadata.yaml').write_text('rosbag2_bagfile_information: [1, 2\n')

@@ -243,3 +243,57 @@ def test_compressed_rgb_format_keeps_its_channel_order() -> None:
     out = decode_compressed(CompressedImage(format='rgb8; png compressed bgr8',
                                             data=buf.tobytes()))
     np.testing.assert_array_equal(out, rgb[..., ::-1])
+
+
+def _png() -> bytes:
+    return bytes(encode_compressed(_rgb(), fmt='png', encoding='rgb8').data)
+
+
+def test_a_png_chunk_longer_than_the_data_is_refused_unread(no_decoding: None) -> None:
+    # OpenCV allocates a chunk's declared length before reading it: an 86-byte PNG declaring
+    # a 4 GB IDAT took 4 GB of memory to be found corrupt.
+    png = bytearray(_png())
+    idat = png.find(b'IDAT') - 4
+    for length in (0xFFFFFFFF, 0x7FFFFFFF, len(png)):
+        png[idat:idat + 4] = struct.pack('>I', length)
+        with pytest.raises(EncodingError, match='chunk runs past the end'):
+            decode_compressed(CompressedImage(format='png', data=bytes(png)))
+    with pytest.raises(EncodingError, match='no IEND chunk'):  # cut before its end
+        decode_compressed(CompressedImage(format='png', data=_png()[:-12]))
+
+
+def test_a_png_with_bytes_after_its_end_still_decodes() -> None:
+    out = decode_compressed(CompressedImage(format='png', data=_png() + b'trailing'))
+    assert (out == _rgb()).all()
+
+
+def test_arithmetic_coded_jpeg_is_refused_undecoded(no_decoding: None) -> None:
+    # It escaped the "too few bytes for the declared size" check: 104 bytes declaring
+    # 9000x9000 decoded (as grey) into 243 MB.
+    jpeg = bytearray(_jpeg())
+    sof = next(pos for pos, marker in _segments(bytes(jpeg)) if marker == 0xC0)
+    for marker in (0xC9, 0xCA):
+        jpeg[sof + 1] = marker
+        with pytest.raises(EncodingError, match='arithmetic-coded JPEG'):
+            decode_compressed(CompressedImage(format='jpeg', data=bytes(jpeg)))
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_undecoded(no_decoding: None) -> None:
+    # Each scan may revisit the whole image: 1000 scans of 56 bytes took 15 s at 4096x4096.
+    scan = b'\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00'
+    data = _jpeg()[:-2] + scan * 64 + b'\xff\xd9'
+    with pytest.raises(EncodingError, match='more than 64 scans'):
+        decode_compressed(CompressedImage(format='jpeg', data=data))
+
+
+def test_progressive_jpegs_decode_and_count_their_coefficients() -> None:
+    ok, buf = cv2.imencode('.jpg', _rgb()[..., ::-1], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    progressive = CompressedImage(format='jpeg', data=buf.tobytes())
+    assert np.abs(decode_compressed(progressive).astype(int) - _rgb()).max() < 40
+    # libjpeg keeps 2 bytes per coefficient until the last scan: 64x48x3 of them here, on top
+    # of the 64x48x3 RGB bytes that a baseline JPEG of that size needs.
+    budget = 48 * 64 * 3 * 2
+    decode_compressed(CompressedImage(format='jpeg', data=_jpeg()), max_bytes=budget)
+    with pytest.raises(EncodingError, match='exceeds the limit'):
+        decode_compressed(progressive, max_bytes=budget)

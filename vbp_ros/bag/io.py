@@ -54,11 +54,13 @@ def _write_errors() -> tuple[type[BaseException], ...]:
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that the storage libraries raise for unreadable or damaged bags."""
+    """Exceptions that the storage libraries raise for unreadable or damaged bags (a record
+    length of 2^64 - 1 or 2^62 in an MCAP file raises OverflowError or MemoryError in
+    rosbags' reader, which allocates what a record declares)."""
     from rosbags.rosbag2 import ReaderError
 
     return (ReaderError, ValueError, KeyError, IndexError, EOFError, TypeError, struct.error,
-            AssertionError, *_write_errors())
+            AssertionError, OverflowError, MemoryError, *_write_errors())
 
 
 @dataclass(frozen=True)

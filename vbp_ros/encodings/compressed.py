@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -14,11 +15,26 @@ _PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 # JPEG start-of-frame markers (they carry the image size): C0-CF except DHT, JPG and DAC.
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_NO_LENGTH = frozenset([0x01, 0xD8, *range(0xD0, 0xD8)])
+# Progressive frames: libjpeg keeps every DCT coefficient (2 bytes each) until the last scan.
+_JPEG_PROGRESSIVE = frozenset([0xC2, 0xC6, 0xCA, 0xCE])
+#: Most scans accepted in one JPEG (baseline: 1, libjpeg's progressive default: 10). Each
+#: scan can revisit the whole image, so a small file of many scans costs seconds of CPU.
+MAX_JPEG_SCANS = 64
 _FORMATS = {'jpeg': '.jpg', 'jpg': '.jpg', 'png': '.png'}
 
 
-def _jpeg_layout(data: bytes) -> tuple[int, int, int, bool] | None:
-    """(width, height, offset of the start-of-scan marker, Huffman-coded) of a JPEG, or None.
+@dataclass(frozen=True)
+class _JpegLayout:
+    width: int
+    height: int
+    scan: int            # offset of the first start-of-scan marker
+    huffman: bool        # False: arithmetic coding (SOF9-SOF15)
+    progressive: bool
+    components: int
+
+
+def _jpeg_layout(data: bytes) -> _JpegLayout | None:
+    """Size and coding of a JPEG from its frame header, or None.
 
     Walks the marker segments the way libjpeg does, including its skipping of stray bytes
     between segments, so the size read here is the size the decoder will allocate.
@@ -44,9 +60,9 @@ def _jpeg_layout(data: bytes) -> tuple[int, int, int, bool] | None:
                 return None                      # a second frame header, or a cut one
             height, width = struct.unpack_from('>HH', data, pos + 5)
             size = (width, height)
-            huffman = marker < 0xC9              # C9-CF: arithmetic coding
+            frame = (marker < 0xC9, marker in _JPEG_PROGRESSIVE, data[pos + 9])
         elif marker == 0xDA:                     # start of scan: the entropy-coded data follows
-            return None if size is None else (size[0], size[1], pos, huffman)
+            return None if size is None else _JpegLayout(*size, pos, *frame)
         pos += 2 + struct.unpack_from('>H', data, pos + 2)[0]
     return None
 
@@ -66,8 +82,23 @@ def peek_size(data: bytes) -> tuple[int, int] | None:
         return width, height
     if data.startswith(b'\xff\xd8'):
         layout = _jpeg_layout(data)
-        return None if layout is None else layout[:2]
+        return None if layout is None else (layout.width, layout.height)
     return None
+
+
+def _png_chunks_end(data: bytes) -> bool:
+    """Whether a PNG's chunks, walked from the signature, each fit in the data and reach an
+    IEND chunk. OpenCV's reader sizes its buffer from a chunk's declared length before reading
+    it: an 86-byte file declaring a 4 GB chunk made it allocate 4 GB."""
+    pos = len(_PNG_MAGIC)
+    while pos + 12 <= len(data):
+        length = struct.unpack_from('>I', data, pos)[0]
+        if length > len(data) - pos - 12:        # also catches PNG's limit of 2^31 - 1
+            return False
+        if data[pos + 4:pos + 8] == b'IEND':
+            return True
+        pos += 12 + length
+    return False
 
 
 def decode_compressed(msg: CompressedImage, *, max_side: int = MAX_SIDE,
@@ -124,7 +155,10 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
             msg_ = (f'truncated or corrupt JPEG (format {fmt!r}, {len(data)} bytes): no frame '
                     'header followed by a scan')
             raise EncodingError(msg_)
-        width, height = layout[:2]
+        width, height = layout.width, layout.height
+        if not layout.huffman:  # image_transport writes Huffman-coded JPEGs only
+            msg_ = f'arithmetic-coded JPEG (format {fmt!r}) is not supported'
+            raise EncodingError(msg_)
     elif data.startswith(_PNG_MAGIC):
         size = peek_size(data)
         if size is None:
@@ -135,13 +169,21 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
         msg_ = (f'compressed image (format {fmt!r}, {len(data)} bytes) is neither JPEG nor '
                 'PNG')
         raise EncodingError(msg_)
-    check_size(width, height, width * height * 3, max_side=max_side, max_bytes=max_bytes)
+    # What decoding takes: the RGB image, plus a progressive JPEG's coefficients.
+    coefficients = 0 if layout is None or not layout.progressive else (
+        width * height * layout.components * 2)
+    check_size(width, height, width * height * 3 + coefficients, max_side=max_side,
+               max_bytes=max_bytes)
+    if layout is None and not _png_chunks_end(data):
+        msg_ = (f'truncated or corrupt PNG (format {fmt!r}, {len(data)} bytes): a chunk runs '
+                'past the end, or there is no IEND chunk')
+        raise EncodingError(msg_)
     if layout is not None:
-        _, _, scan, huffman = layout
+        scan = layout.scan
         # Huffman coding spends at least one bit on every 8x8 block; far fewer bytes than
         # that is a cut or crafted stream that libjpeg would fill with grey at full size.
         blocks = -(-width // 8) * -(-height // 8)
-        if huffman and (len(data) - scan) * 16 < blocks:
+        if (len(data) - scan) * 16 < blocks:
             msg_ = (f'truncated or crafted JPEG: {len(data)} bytes cannot hold a {width}x{height} '
                     'image')
             raise EncodingError(msg_)
@@ -149,6 +191,10 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
         # end is missing (OpenCV would return the cut image with a grey bottom).
         if data.find(b'\xff\xd9', scan) < 0:
             msg_ = f'truncated JPEG: no end-of-image marker in {len(data)} bytes'
+            raise EncodingError(msg_)
+        # FF DA cannot occur inside entropy-coded data, so this counts the scans (at most).
+        if data.count(b'\xff\xda', scan) > MAX_JPEG_SCANS:
+            msg_ = f'JPEG with more than {MAX_JPEG_SCANS} scans is not accepted'
             raise EncodingError(msg_)
     try:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8),
