@@ -162,6 +162,21 @@ def test_bad_metadata_is_a_model_error(tmp_path: Path, meta: str, words: str) ->
         load_model(path)
 
 
+def test_metadata_cannot_make_loading_allocate_a_huge_network(tmp_path: Path) -> None:
+    # The shapes are compared on the meta device: a 2000x2000 in_size used to build 1.7 GB of
+    # dense weights before the file's were found not to fit.
+    import resource
+    from safetensors.torch import save_file
+    from vbp_ros.core.model_file import METADATA_KEY
+    path = tmp_path / 'm.safetensors'
+    save_file({k: v.contiguous() for k, v in PilotNet().state_dict().items()}, str(path),
+              metadata={METADATA_KEY: '{"arch_kwargs": {"in_size": [4000, 4000]}}'})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match=r'\.weight is \(100, 1152\) in the file'):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB
+
+
 def test_unregistered_arch_in_file_is_refused(tmp_path: Path) -> None:
     """A file cannot make us import code: only registered architectures or explicit classes."""
     path = tmp_path / 'evil.safetensors'

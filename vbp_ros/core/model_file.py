@@ -164,8 +164,30 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
     # The file's constructor arguments belong to the file's architecture only.
     kwargs = spec.arch_kwargs if model_class in (None, spec.arch) else {}
     try:
+        _check_shapes(path, cls, kwargs)
         model = cls(**kwargs)
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, TypeError, ValueError, SafetensorError) as exc:
         raise ModelError(f'weights in {path} do not fit {cls.__name__}: {exc}') from None
     return model.to(device).eval(), spec
+
+
+def _check_shapes(path: Path, cls: Callable[..., nn.Module], kwargs: dict[str, Any]) -> None:
+    """Compare the network's parameter shapes with the file's before building it for real.
+
+    The network is built on the meta device (no memory), so constructor arguments from a
+    file's metadata (e.g. an ``in_size`` of 2000x2000, 1.7 GB of dense weights) cannot make
+    loading allocate more than the file holds. A class that cannot be built there is checked
+    by ``load_state_dict`` alone.
+    """
+    try:
+        with torch.device('meta'):
+            shapes = {k: tuple(v.shape) for k, v in cls(**kwargs).state_dict().items()}
+    except Exception:  # noqa: BLE001 -- no meta support (old torch, real work in __init__)
+        return
+    with safe_open(str(path), 'pt') as f:
+        for name in f.keys():
+            stored = tuple(f.get_slice(name).get_shape())
+            if name in shapes and shapes[name] != stored:
+                msg = f'{name} is {stored} in the file but {shapes[name]} in the network'
+                raise ValueError(msg)
