@@ -37,8 +37,8 @@ def _launch(context):
     params_file = LaunchConfiguration('params_file').perform(context)
     overrides = node_overrides(
         {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS})
-    camera_topic = effective('camera_topic', params_file, overrides)
-    reliability = effective('reliability', params_file, overrides)
+    values = effective(params_file, overrides)  # the file is read once
+    camera_topic, reliability = values['camera_topic'], values['reliability']
     # A namespace ('' = the launch's own) makes the name fully specified, so launch_ros files
     # the overrides under '/vbp', applied after every section of the user's file; without one
     # they would go under '/**', which a 'vbp:' section in that file would override.

@@ -56,12 +56,12 @@ def test_launch_uses_the_values_the_node_runs_with(tmp_path: Path) -> None:
     mine = tmp_path / 'mine.yaml'
     mine.write_text("/**:\n  ros__parameters:\n    reliability: reliable\n"
                     "vbp:\n  ros__parameters:\n    camera_topic: /front/image_raw\n")
-    assert effective('camera_topic', mine, {}) == '/front/image_raw'
-    assert effective('reliability', mine, {}) == 'reliable'
-    assert effective('device', mine, {}) == 'auto'  # the parameter's default
-    assert effective('camera_topic', mine, {'camera_topic': '/rear'}) == '/rear'
+    assert effective(mine, {})['camera_topic'] == '/front/image_raw'
+    assert effective(mine, {})['reliability'] == 'reliable'
+    assert effective(mine, {})['device'] == 'auto'  # the parameter's default
+    assert effective(mine, {'camera_topic': '/rear'})['camera_topic'] == '/rear'
     bundled = ROOT / 'config' / 'vbp.yaml'
-    assert effective('camera_topic', bundled, {}) == '/camera/image_raw'
+    assert effective(bundled, {})['camera_topic'] == '/camera/image_raw'
 
 
 def test_rviz_layout_follows_the_camera_topic() -> None:

@@ -40,13 +40,14 @@ def node_overrides(given: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def effective(name: str, params_file: str | Path, overrides: Mapping[str, Any]) -> Any:
-    """The value the node will run with: the argument, else the parameter file's, else the
-    parameter's default (for the parts of the launch that need it: camera, rviz, recording)."""
-    if name in overrides:
-        return overrides[name]
-    from_file = load_params_file(params_file, NODE_NAME, known=set(_SPECS)) if params_file else {}
-    return from_file.get(name, _SPECS[name].default)
+def effective(params_file: str | Path, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The values the node will run with (for the parts of the launch that need some: camera,
+    rviz, recording): each parameter's default, then the parameter file's, then the arguments."""
+    values = {name: spec.default for name, spec in _SPECS.items()}
+    if params_file:
+        values.update(load_params_file(params_file, NODE_NAME, known=set(_SPECS)))
+    values.update(overrides)
+    return values
 
 
 def rviz_layout(template: str, camera_topic: str) -> str:
