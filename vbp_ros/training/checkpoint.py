@@ -17,8 +17,6 @@ from torch import nn
 from vbp_ros.core.model_file import CHECKPOINT_KEY, share_as_umask_allows
 from vbp_ros.training.errors import TrainingError
 
-META_KEY = CHECKPOINT_KEY
-
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     meta: dict[str, Any]) -> None:
@@ -33,7 +31,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp')
-    save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+    save_file(tensors, str(tmp), metadata={CHECKPOINT_KEY: json.dumps(meta)})
     share_as_umask_allows(tmp)
     tmp.replace(path)
 
@@ -48,7 +46,7 @@ def checkpoint_meta(path: str | Path) -> dict[str, Any]:
 
     try:
         with safe_open(str(path), framework='pt') as f:
-            text = (f.metadata() or {}).get(META_KEY)
+            text = (f.metadata() or {}).get(CHECKPOINT_KEY)
     except (OSError, SafetensorError) as exc:
         raise TrainingError(f'cannot read checkpoint {path}: {exc}') from None
     if text is None:
