@@ -174,11 +174,12 @@ def _decode(msg: CompressedImage, max_side: int, max_bytes: int, keep_bgr: bool
         width * height * layout.components * 2)
     check_size(width, height, width * height * 3 + coefficients, max_side=max_side,
                max_bytes=max_bytes)
-    if layout is None and not _png_chunks_end(data):
-        msg_ = (f'truncated or corrupt PNG (format {fmt!r}, {len(data)} bytes): a chunk runs '
-                'past the end, or there is no IEND chunk')
-        raise EncodingError(msg_)
-    if layout is not None:
+    if layout is None:
+        if not _png_chunks_end(data):
+            msg_ = (f'truncated or corrupt PNG (format {fmt!r}, {len(data)} bytes): a chunk '
+                    'runs past the end, or there is no IEND chunk')
+            raise EncodingError(msg_)
+    else:
         scan = layout.scan
         # Huffman coding spends at least one bit on every 8x8 block; far fewer bytes than
         # that is a cut or crafted stream that libjpeg would fill with grey at full size.
