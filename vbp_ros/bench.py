@@ -54,11 +54,11 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
         # Inductor's kernels replayed as CUDA graphs.
         fns.update(_compiled(model, x, 'compiled-graph', 'reduce-overhead'))
     if names:
-        from vbp_ros.core.methods import METHODS
+        from vbp_ros.core.methods import CAPTUM_MISSING, METHODS
         missing = [name for name in names if name not in METHODS]
         if missing:  # Grad-CAM and LRP come from captum, an optional dependency
-            print(f'not timed, as captum is not installed: {", ".join(missing)}',
-                  file=sys.stderr)
+            print(f'not timed, as captum cannot be imported ({CAPTUM_MISSING}): '
+                  f'{", ".join(missing)}', file=sys.stderr)
         for name in names:
             if name in METHODS and name != 'vbp':
                 m = METHODS[name](model)

@@ -230,3 +230,25 @@ def test_echo_describes_diagnostics_with_the_recording() -> None:
     line = describe(item)
     assert line.startswith('diagnostics WARN "recording dropped 3 messages" in=30.00 Hz')
     assert 'errors=0' in line and 'recorded=917 record_dropped=3 record_queue=12.5 MiB' in line
+
+
+def test_demo_bench_passes_on_its_domain_and_model(monkeypatch, capsys) -> None:
+    from vbp_ros.cli import main
+    from vbp_ros.node import bench_latency
+    seen: list[list[str]] = []
+    monkeypatch.setattr(bench_latency, 'main', lambda argv: seen.append(argv) or 0)
+    assert main(['demo', '--bench', '--domain-id', '42', '--model', 'm.safetensors']) == 0
+    assert seen == [['--device', 'auto', '--model', 'm.safetensors', '--domain-id', '42']]
+
+
+def test_latency_bench_runs_without_psutil(domain: int, model_path: str, monkeypatch,
+                                           capsys, caplog) -> None:
+    from vbp_ros.node import bench_latency
+    monkeypatch.setitem(sys.modules, 'psutil', None)  # import psutil -> ImportError
+    assert bench_latency.main(['--only', '0', '--seconds', '1', '--domain-id', str(domain),
+                               '--model', model_path]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split('|')
+    sent, processed = int(row[4]), int(row[5])
+    assert sent > 0 and processed > 0
+    assert row[-2].strip() == 'nan'  # the CPU column
+    assert 'psutil is not installed' in caplog.text

@@ -5,7 +5,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from vbp_ros.node.mailbox import Mailbox
 from vbp_ros.node.main import add_node_arguments
@@ -109,6 +111,30 @@ def test_preprocessing_overrides_reach_the_pipeline(model_path: str) -> None:
     assert (pipe.steering.wheelbase, pipe.steering.gain) == (3.0, 2.0)
     assert preprocess_overrides(NodeParams()) == {}
     assert not pipe.vbp.compile
+
+
+class UserNet(torch.nn.Sequential):
+    """A user's own steering CNN, not one of the package's architectures."""
+
+    def __init__(self) -> None:
+        super().__init__(torch.nn.Conv2d(3, 8, 5, stride=3), torch.nn.ELU(),
+                         torch.nn.Conv2d(8, 4, 3, stride=2), torch.nn.ELU(),
+                         torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 1))
+
+
+def test_model_class_parameter_builds_the_users_network(tmp_path: Path) -> None:
+    from vbp_ros.core.model_file import ModelSpec, save_model
+    from vbp_ros.errors import ModelError
+    path = str(tmp_path / 'user.safetensors')
+    save_model(UserNet(), path, ModelSpec(arch=f'{__name__}:UserNet'))
+    with pytest.raises(ModelError, match='model_class parameter'):
+        build_pipeline(NodeParams(model_path=path, device='cpu'))  # no import from the file
+    pipe = build_pipeline(NodeParams(model_path=path, model_class=f'{__name__}:UserNet',
+                                     device='cpu'))
+    assert type(pipe.model) is UserNet
+    res = pipe.process(np.full((120, 160, 3), 90, np.uint8))
+    assert res.mask is not None and res.mask.shape == (120, 160)
+    assert pipe.vbp.layer_names(torch.zeros(1, 3, 66, 200)) == ['0', '2']
 
 
 def test_compile_parameter_reaches_the_pipeline(model_path: str, inductor: None) -> None:

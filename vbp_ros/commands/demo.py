@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         if ignored:
             logging.getLogger('vbp_ros.demo').warning(
                 '--bench runs its own fixed configurations; ignoring %s', ' '.join(ignored))
-        model = ['--model', args.model] if args.model else []
-        return bench_main(['--device', args.device, *model])
+        extra = ['--model', args.model] if args.model else []
+        if args.domain_id is not None:
+            extra += ['--domain-id', str(args.domain_id)]
+        return bench_main(['--device', args.device, *extra])
     from vbp_ros.node.demo import run_demo
     with stop_on_signals(what='ending the demo early') as stop:
         s = run_demo(args.duration, args.width, args.height, args.rate, args.source, args.out,

@@ -158,7 +158,8 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
     spec = read_spec(path)
     if model_class is None and spec.arch not in ARCHITECTURES:
         msg = (f'{path} was saved from architecture {spec.arch!r}, which is not registered; '
-               f"pass model_class='module:Class' to build it")
+               f"pass model_class='module:Class' (--model-class on the command line, "
+               f"the model_class parameter of the node) to build it")
         raise ModelError(msg)
     cls = resolve_class(model_class or spec.arch)
     # The file's constructor arguments belong to the file's architecture only.

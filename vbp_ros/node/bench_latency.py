@@ -20,6 +20,7 @@ import argparse
 from dataclasses import asdict, dataclass
 import itertools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -77,8 +78,12 @@ def _ms(values: dict[str, str], key: str) -> float:
 def run_config(width: int, height: int, rate: float, overlay: bool, seconds: float,
                device: str, model: str, domain: int) -> BenchResult:
     """Start a node process, stream for ``seconds`` and collect the figures."""
-    import psutil
-
+    try:
+        import psutil  # only for the node's CPU figure
+    except ImportError:
+        psutil = None
+        logging.getLogger('vbp_ros.bench').warning(
+            'psutil is not installed: the node CPU column stays empty (pip install psutil)')
     from vbp_ros.node.camera import CameraPublisher
     from vbp_ros.node.listener import OutputListener
     from vbp_ros.transport.dds import DdsTransport
@@ -99,12 +104,13 @@ def run_config(width: int, height: int, rate: float, overlay: bool, seconds: flo
             raise RuntimeError('node did not come up')
         cam.run(duration=1.0)                       # warm up
         time.sleep(0.3)
-        node = psutil.Process(proc.pid)
-        node.cpu_percent(None)
+        node = psutil.Process(proc.pid) if psutil is not None else None
+        if node is not None:
+            node.cpu_percent(None)
         first_mask = listener.counts['mask']
         first_diag = listener.counts['diagnostics']
         sent = cam.run(duration=seconds)
-        cpu = node.cpu_percent(None)
+        cpu = node.cpu_percent(None) if node is not None else float('nan')
         time.sleep(0.3)
         listener.wait_for('diagnostics', first_diag + 2, timeout=5)
         masks = listener.snapshot('mask')[first_mask - listener.counts['mask']:] \

@@ -95,7 +95,7 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
     from vbp_ros.node.camera import CameraPublisher
     from vbp_ros.node.listener import OutputListener
     from vbp_ros.node.logic import VbpNode
-    from vbp_ros.node.sources import open_source
+    from vbp_ros.node.sources import open_source, WorldSource
     from vbp_ros.transport.dds import DdsTransport
     from vbp_ros.transport.loopback import use_loopback
     say = report or LOG.info
@@ -128,7 +128,11 @@ def run_demo(duration: float = 10.0, width: int = 640, height: int = 480, rate: 
                                   name='demo-camera', daemon=True)
         start = time.monotonic()
         camera.start()
-        png_times = [duration * (k + 1) / (pngs + 1) for k in range(pngs)] if out else []
+        # Spread over the run, but within the synthetic clip's first pass: it then plays
+        # backwards, and a PNG at 2 s and one at 4 s would show the same frame.
+        span = min(duration, frames.count / (rate or 30.0)) if isinstance(
+            frames, WorldSource) else duration
+        png_times = [span * (k + 1) / (pngs + 1) for k in range(pngs)] if out else []
         if out:
             out.mkdir(parents=True, exist_ok=True)
         second = 1

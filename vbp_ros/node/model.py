@@ -60,5 +60,6 @@ def build_pipeline(params: NodeParams) -> Any:
     # The node adds steering_offset and clips to max_steering_angle itself (see params).
     steering = SteeringConversion(wheelbase=params.wheelbase, gain=params.steering_scale,
                                   max_angle=math.inf)
-    return FramePipeline(model_path=path, device=params.device, preprocess=preprocess,
+    return FramePipeline(model_path=path, device=params.device,
+                         model_class=params.model_class or None, preprocess=preprocess,
                          steering=steering, compile=params.compile)

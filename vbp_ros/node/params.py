@@ -37,6 +37,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'raw: sensor_msgs/Image; compressed: CompressedImage (jpeg/png)',
               choices=('raw', 'compressed')),
     ParamSpec('model_path', '', 'steering model file (.safetensors); empty: the bundled model'),
+    ParamSpec('model_class', '',
+              "the network to build for model_path, as 'package.module:Class' (your own CNN; "
+              "imported, so only name code you trust); empty: the file's built-in architecture"),
     ParamSpec('device', 'auto', 'torch device for the model', choices=('auto', 'cpu', 'cuda')),
     ParamSpec('cpu_threads', 1,
               'torch CPU threads (0: torch default); 1 keeps latency steady when the CPU is '
@@ -92,6 +95,7 @@ class NodeParams:
     camera_topic: str = '/camera/image_raw'
     input_type: str = 'raw'
     model_path: str = ''
+    model_class: str = ''
     device: str = 'auto'
     cpu_threads: int = 1
     compile: bool = False
