@@ -6,8 +6,9 @@ steering, mask, overlay and diagnostics with ``ros2 bag record`` (MCAP; recordin
 makes the node compute it); ``demo:=true`` starts the synthetic camera, so nothing else is
 needed.
 
-The node arguments (camera_topic, model_path, device, compile, reliability) override the
-parameter file only when given: left empty, the file's values apply (``params_file:=...``).
+The node arguments (camera_topic, model_path, model_class, device, compile, reliability)
+override the parameter file only when given: left empty, the file's values apply
+(``params_file:=...``).
 
 Examples::
 
@@ -75,6 +76,9 @@ def generate_launch_description() -> LaunchDescription:
                                           + FROM_FILE),
         DeclareLaunchArgument('model_path', default_value='',
                               description='steering model (.safetensors)' + FROM_FILE),
+        DeclareLaunchArgument('model_class', default_value='',
+                              description="your own network for model_path, as "
+                                          "'package.module:Class'" + FROM_FILE),
         DeclareLaunchArgument('device', default_value='', choices=['', 'auto', 'cpu', 'cuda'],
                               description='torch device for the model' + FROM_FILE),
         DeclareLaunchArgument('compile', default_value='', choices=['', *BOOL],

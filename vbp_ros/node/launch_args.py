@@ -16,7 +16,8 @@ from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.transport.parameters import load_params_file
 
 #: Launch arguments that are also node parameters.
-NODE_ARGUMENTS = ('camera_topic', 'model_path', 'device', 'compile', 'reliability')
+NODE_ARGUMENTS = ('camera_topic', 'model_path', 'model_class', 'device', 'compile',
+                  'reliability')
 
 _SPECS = {p.name: p for p in PARAMETERS}
 _BOOLS = {'true': True, 'false': False}
