@@ -36,8 +36,11 @@ def _masks() -> list[np.ndarray]:
 
 
 def _write_drive(path: Path, *, overlay: bool = True, mask: bool = True, camera: bool = False,
-                 steering: bool = True, zero_stamps: bool = False) -> None:
-    """A processed drive; ``zero_stamps``: a camera whose headers are never stamped."""
+                 steering: bool = True, zero_stamps: bool = False, overlays: int = len(ANGLES),
+                 bad_camera: int = -1) -> None:
+    """A processed drive; ``zero_stamps``: a camera whose headers are never stamped;
+    ``overlays``: only the first so many frames have one; camera frame ``bad_camera`` is cut
+    short."""
     with BagWriter(path) as w:
         for i, (angle, m) in enumerate(zip(ANGLES, _masks())):
             hdr, t = header_of(0 if zero_stamps else i), stamp_of(i)
@@ -53,12 +56,14 @@ def _write_drive(path: Path, *, overlay: bool = True, mask: bool = True, camera:
                         msgs.serialize(encode_image(m, 'mono8', hdr)), t)
             bgr = np.zeros((H, W, 3), np.uint8)
             bgr[..., 1] = m
-            if overlay:
+            if overlay and i < overlays:
                 w.write('/vbp/overlay', 'sensor_msgs/msg/CompressedImage',
                         msgs.serialize(encode_compressed(bgr, hdr, fmt='jpeg')), t)
             if camera:
-                w.write('/cam', 'sensor_msgs/msg/Image',
-                        msgs.serialize(encode_image(bgr, 'bgr8', hdr)), t)
+                img = encode_image(bgr, 'bgr8', hdr)
+                if i == bad_camera:
+                    img.data = img.data[:100]
+                w.write('/cam', 'sensor_msgs/msg/Image', msgs.serialize(img), t)
 
 
 def _video_frames(path: Path) -> list[np.ndarray]:
@@ -197,6 +202,27 @@ def test_unstamped_recording_of_the_node(tmp_path: Path) -> None:
     assert rep.source == 'camera+mask' and rep.frames == len(ANGLES)
     images = [(tmp_path / 'rev' / h.image).read_bytes() for h in rep.steering + rep.mask]
     assert all(images) and len(set(images)) == 4
+
+
+@pytest.mark.parametrize('zero_stamps', [False, True])
+def test_an_unreadable_camera_frame_is_skipped_and_counted(tmp_path: Path,
+                                                           zero_stamps: bool) -> None:
+    _write_drive(tmp_path / 'drive', overlay=False, camera=True, bad_camera=4,
+                 zero_stamps=zero_stamps)
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=2))
+    assert rep.source == 'camera+mask' and rep.unreadable == {'/cam': 1}
+    assert rep.frames == len(_video_frames(rep.video)) >= len(ANGLES) - 2
+    assert 'unreadable frames (skipped)' in rep.html.read_text()
+
+
+def test_overlays_of_part_of_the_drive_give_way_to_camera_and_mask(tmp_path: Path) -> None:
+    _write_drive(tmp_path / 'drive', camera=True, overlays=5)
+    rep = review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=2))
+    assert rep.source == 'camera+mask' and rep.frames == len(ANGLES)
+    _write_drive(tmp_path / 'no-camera', overlays=5)
+    assert review_bag(tmp_path / 'no-camera', tmp_path / 'rev2').source == 'mask'
+    _write_drive(tmp_path / 'all', camera=True)
+    assert review_bag(tmp_path / 'all', tmp_path / 'rev3').source == 'overlay'
 
 
 @pytest.mark.parametrize('bad', [dict(width=0), dict(height=0, data=b''),

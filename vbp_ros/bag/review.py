@@ -96,6 +96,7 @@ class ReviewReport:
         source: where frames came from: 'overlay', 'camera+mask', 'mask' or 'camera'.
         steering: highlights by steering change.
         mask: highlights by mask change.
+        unreadable: frames skipped as undecodable, per topic.
     """
 
     out_dir: Path
@@ -105,6 +106,7 @@ class ReviewReport:
     source: str
     steering: list[Highlight] = field(default_factory=list)
     mask: list[Highlight] = field(default_factory=list)
+    unreadable: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +154,8 @@ class _Review:
         # repeats stamps (e.g. a driver that leaves them at zero); decided by read_series.
         self.by_bag_time = False
         self.topics: dict[str, TopicInfo] = reader.topics
+        #: frames skipped because they could not be decoded, per topic
+        self.unreadable: dict[str, int] = {}
 
     # -- what the bag offers ----------------------------------------------------------------
     def _topic(self, name: str, types: tuple[str, ...]) -> str | None:
@@ -170,8 +174,7 @@ class _Review:
             msg = (f'no steering topic {o.steering_topic} ({ACKERMANN}) in {self.reader.path}; '
                    f'it has: {listing}. Run `vbp-ros process` on a camera bag first.')
             raise BagError(msg)
-        if self._topic(o.overlay_topic, CAMERA_TYPES):
-            return 'overlay', [o.overlay_topic]
+        overlay = self._topic(o.overlay_topic, CAMERA_TYPES)
         mask = self._topic(o.mask_topic, (IMAGE,))
         camera = o.camera_topic
         if camera is None:
@@ -180,6 +183,10 @@ class _Review:
             camera = cams[0] if len(cams) == 1 else None
         elif self._topic(camera, CAMERA_TYPES) is None:
             raise BagError(f'camera topic {camera} is not an image topic here; it has: {listing}')
+        # The node records overlays only while something subscribes to them: where they cover
+        # fewer frames than the masks, the masks (over the camera, if any) show the whole drive.
+        if overlay and not (mask and self.topics[overlay].count < self.topics[mask].count):
+            return 'overlay', [overlay]
         if mask and camera:
             return 'camera+mask', [camera, mask]
         if mask:
@@ -265,7 +272,12 @@ class _Review:
             try:
                 header, arr = decode(topic, data)
             except (msgs.MsgError, EncodingError, ValueError) as exc:
-                raise BagError(f'unreadable frame on {topic} at bag time {t}: {exc}') from None
+                # As `vbp-ros process` and the node do: skip the frame, say so, go on.
+                if not self.unreadable.get(topic):
+                    LOG.warning('skipping an unreadable frame on %s at bag time %d: %s (more '
+                                'are counted in the summary)', topic, t, exc)
+                self.unreadable[topic] = self.unreadable.get(topic, 0) + 1
+                continue
             stamp = t if self.by_bag_time else _stamp(header)
             if source in ('overlay', 'camera'):
                 yield t, stamp, (cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR) if arr.ndim == 2
@@ -402,6 +414,10 @@ class _Review:
             'steering (deg)': f'min {deg.min():+.2f}, mean {deg.mean():+.2f}, '
                               f'max {deg.max():+.2f}',
         }
+        if self.unreadable:
+            summary['unreadable frames (skipped)'] = ', '.join(
+                f'{k} on {topic}' for topic, k in self.unreadable.items())
+            LOG.warning('skipped unreadable frames: %s', summary['unreadable frames (skipped)'])
         meta = self.reader.metadata  # what `vbp-ros process` noted about its outputs
         if meta.get('vbp_ros.complete') == 'false':
             summary['incomplete'] = (f'the run that wrote this bag stopped after '
@@ -416,7 +432,8 @@ class _Review:
                           plot=plot, sections=[
                               Section('Largest steering changes', '|Δ steering| (deg)', steer_hl),
                               Section('Largest mask changes', 'mean |Δ mask|', mask_hl)])
-        return ReviewReport(self.out_dir, page, video_path, n, source, steer_hl, mask_hl)
+        return ReviewReport(self.out_dir, page, video_path, n, source, steer_hl, mask_hl,
+                            dict(self.unreadable))
 
 
 def review_bag(bag: str | Path, out_dir: str | Path | None = None,
