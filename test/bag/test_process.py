@@ -170,6 +170,33 @@ def test_copy_input_keeps_every_topic_untouched(make_camera_bag: Any, pipeline: 
     assert sorted(after) == sorted(before)
 
 
+def test_copied_messages_do_not_pile_up_between_camera_frames(
+        make_camera_bag: Any, pipeline: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """Other topics' messages between camera frames are handed on by size, not held until the
+    next camera batch is full."""
+    from vbp_ros.bag import process as process_mod
+    monkeypatch.setattr(process_mod, 'BATCH_BYTES', 100_000)
+    blob = msgs.serialize(msgs.Image(height=1, width=30_000, encoding='mono8', step=30_000,
+                                     data=bytes(30_000)))
+    extra = {f'/lidar{k}': ('sensor_msgs/msg/Image', blob) for k in range(8)}
+    in_bag, _ = make_camera_bag(n=3, extra=extra, width=16, height=8)
+    held: list[int] = []
+    real = process_mod._Run._write_batch
+
+    def write_batch(self: Any, batch: Any) -> None:
+        held.append(sum(len(d) for *_, d in batch.copies))
+        real(self, batch)
+
+    monkeypatch.setattr(process_mod._Run, '_write_batch', write_batch)
+    seen: list[int] = []
+    rep = process_bag(in_bag, tmp_path / 'out',
+                      ProcessOptions(copy_input=True, batch_size=32, camera_topic='/cam/image'),
+                      pipeline=pipeline, progress=seen.append)
+    assert rep.complete and rep.frames == 3 and sum(seen) == 3
+    assert len(held) > 2 and max(held) < 100_000 + len(blob)  # 3 frames, 24 copies of 30 kB
+    assert rep.messages['/lidar0'] == 3
+
+
 def test_steering_only(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
     in_bag, _ = make_camera_bag(n=3)
     rep = process_bag(in_bag, tmp_path / 'out', ProcessOptions(masks=False), pipeline=pipeline)
@@ -273,9 +300,11 @@ def test_an_unusable_frame_is_skipped_and_reported(make_camera_bag: Any, pipelin
                     jpg.data = bytes(jpg.data)[:len(jpg.data) // 2]
                 w.write('/cam/image', 'sensor_msgs/msg/CompressedImage', msgs.serialize(jpg),
                         stamp_of(i))
+    seen: list[int] = []
     report = process_bag(tmp_path / 'in', tmp_path / 'out', ProcessOptions(batch_size=2),
-                         pipeline=pipeline)
+                         pipeline=pipeline, progress=seen.append)
     assert report.complete and report.frames == 5 and report.unusable == 1
+    assert sum(seen) == 6  # the progress bar reaches its total
     with BagReader(tmp_path / 'out') as r:
         assert r.metadata[COMPLETE_KEY] == 'true'
         assert (r.metadata['vbp_ros.frames'], r.metadata['vbp_ros.unusable_frames']) == ('5', '1')
@@ -335,6 +364,39 @@ def test_stop_event_ends_the_run_cleanly(make_camera_bag: Any, pipeline: Any,
     _assert_incomplete_with_first_frames(report.output, 6)
 
 
+def test_a_second_ctrl_c_while_winding_down_still_closes_the_output(
+        make_camera_bag: Any, pipeline: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """The second signal raises KeyboardInterrupt wherever the main thread is; here, while it
+    hands the writer its end marker. What is written must still become a readable bag."""
+    from vbp_ros.bag import process as process_mod
+    in_bag, _ = make_camera_bag(n=10)
+    stop = threading.Event()
+    real_put = process_mod._put_checked
+
+    def put(q: Any, item: Any, consumer: Any, quiet: bool = False) -> bool:
+        if item is process_mod._END:
+            raise KeyboardInterrupt
+        return real_put(q, item, consumer, quiet)
+
+    monkeypatch.setattr(process_mod, '_put_checked', put)
+    batches = []
+
+    def progress(n: int) -> None:
+        batches.append(n)
+        if len(batches) == 2:
+            stop.set()
+
+    with pytest.raises(KeyboardInterrupt):
+        process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=3),
+                    pipeline=pipeline, progress=progress, stop=stop)
+    assert not (tmp_path / 'out').exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.out')]  # no staging left
+    with BagReader(tmp_path / 'out.incomplete') as r:
+        assert r.metadata[COMPLETE_KEY] == 'false'
+        done = int(r.metadata['vbp_ros.frames'])
+        assert r.topics['/vbp/steering'].count == done <= 6
+
+
 def test_a_stop_during_the_last_batch_leaves_a_complete_run(make_camera_bag: Any,
                                                             pipeline: Any,
                                                             tmp_path: Path) -> None:
@@ -373,6 +435,19 @@ def test_cli(make_camera_bag: Any, model_path: Path, tmp_path: Path) -> None:
     assert cli_main(args) == 2  # the output exists now
     assert cli_main(['process', str(in_bag), str(tmp_path / 'o2'), '--model', str(model_path),
                      '--topic', '/nope', '--no-progress']) == 2
+
+
+def test_cli_fails_when_no_frame_could_be_processed(model_path: Path, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from vbp_ros.bag.io import BagWriter
+    with BagWriter(tmp_path / 'in') as w:
+        for i in range(3):  # a float depth camera: not an image the steering model can take
+            img = msgs.Image(header=header_of(i), height=2, width=2, encoding='32FC1', step=8,
+                             data=bytes(16))
+            w.write('/depth', 'sensor_msgs/msg/Image', msgs.serialize(img), stamp_of(i))
+    assert cli_main(['process', str(tmp_path / 'in'), str(tmp_path / 'out'), '--model',
+                     str(model_path), '--device', 'cpu', '--no-progress']) == 1
+    assert 'no camera frame could be processed' in caplog.text
 
 
 def test_reprocessing_a_processed_bag_replaces_old_outputs(make_camera_bag: Any, pipeline: Any,

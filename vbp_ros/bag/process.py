@@ -174,6 +174,7 @@ class _Frame:
 class _Batch:
     frames: list[_Frame]
     copies: list[tuple[str, str, int, Any]]
+    read: int = 0  # camera messages read for it, the undecodable ones included
     results: list[Any] | None = None
 
 
@@ -272,7 +273,8 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
         pipeline: a ready :class:`~vbp_ros.pipeline.frame.FramePipeline`; built from
             ``model_path`` / ``device`` / ``model_class`` when None.
         model_path, device, model_class: how to build the pipeline.
-        progress: called with the number of frames finished after each batch.
+        progress: called with the number of camera frames finished after each batch
+            (undecodable ones included, so the calls add up to the frames to process).
         on_start: called once with the camera topic and its message count.
         salvage: read what is readable of a cut-off MCAP recording (see
             :class:`~vbp_ros.bag.io.BagReader`); the output's metadata then says
@@ -361,6 +363,7 @@ class _Run:
         self.camera, self.opts, self.pipeline, self.progress = camera, opts, pipeline, progress
         self.cls = msgs.Image if topics[camera].ros_type == IMAGE else msgs.CompressedImage
         self.stop = threading.Event()  # tells the reader to quit
+        self.abort = threading.Event()  # tells the writer to close without the queued batches
         self.requested_stop = requested_stop or threading.Event()  # from the caller
         self.stopped = False
         self.to_infer: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -381,8 +384,9 @@ class _Run:
         limit = opts.limit
         n_frames = 0
         pending: list[tuple[int, Any, int]] = []   # (bag time, camera message, frame number)
-        pending_bytes = 0  # their size once decoded
+        pending_bytes = 0  # their size once decoded, plus the messages to copy
         copies: list[tuple[str, str, int, Any]] = []
+        first = 0  # number of the batch's first camera frame
         t0 = time.perf_counter()
         for topic, stamp, data in self.messages:
             if self.stop.is_set():
@@ -391,31 +395,32 @@ class _Run:
                 break
             if opts.copy_input:
                 copies.append((topic, self.topics[topic].ros_type, stamp, data))
-            if topic != self.camera:
-                continue
-            try:
-                msg = self.msgs.deserialize(data, self.cls)
-                pending.append((stamp, msg, n_frames))
-                pending_bytes += self._decoded_size(msg)
-            except self.msgs.MsgError as exc:
-                self._unusable(n_frames, stamp, exc)
-            n_frames += 1
-            # Batches end early when big: a few in flight must not hold gigabytes of frames.
+                pending_bytes += len(data)
+            if topic == self.camera:
+                try:
+                    msg = self.msgs.deserialize(data, self.cls)
+                    pending.append((stamp, msg, n_frames))
+                    pending_bytes += self._decoded_size(msg)
+                except self.msgs.MsgError as exc:
+                    self._unusable(n_frames, stamp, exc)
+                n_frames += 1
+            # Batches end early when big: a few in flight must not hold gigabytes of frames
+            # (nor, between sparse camera frames, of other topics' messages to copy).
             if len(pending) >= opts.batch_size or pending_bytes >= BATCH_BYTES:
                 t1 = time.perf_counter()
                 self.timer.add('read', t1 - t0)
                 frames = self._decode(pending)
                 self.timer.add('decode', time.perf_counter() - t1)
-                if not _put(self.to_infer, _Batch(frames, copies), self.stop):
+                if not _put(self.to_infer, _Batch(frames, copies, n_frames - first), self.stop):
                     return
-                pending, copies, pending_bytes = [], [], 0
+                pending, copies, pending_bytes, first = [], [], 0, n_frames
                 t0 = time.perf_counter()  # waiting for the model is not reading
-        if pending or copies:
+        if pending or copies or n_frames > first:
             t1 = time.perf_counter()
             self.timer.add('read', t1 - t0)
             frames = self._decode(pending)
             self.timer.add('decode', time.perf_counter() - t1)
-            _put(self.to_infer, _Batch(frames, copies), self.stop)
+            _put(self.to_infer, _Batch(frames, copies, n_frames - first), self.stop)
         self.reached_end = True
 
     def _decoded_size(self, msg: Any) -> int:
@@ -476,15 +481,15 @@ class _Run:
                     self._copy_topic(name, info)
                 if self.not_copied:
                     self.writer.set_metadata('vbp_ros.not_copied', ' '.join(self.not_copied))
-            while True:
+            while not self.abort.is_set():
                 try:  # a timeout, so that even a lost wake-up cannot stall the writer
-                    item = self.to_write.get(timeout=0.5)
+                    item = self.to_write.get(timeout=0.1)
                 except queue.Empty:
                     continue
                 if item is _END:
+                    ok = True
                     break
                 self._write_batch(item)
-            ok = True
         finally:
             self.writer.set_metadata('vbp_ros.frames', str(self.frames))
             self.writer.set_metadata('vbp_ros.unusable_frames', str(self.unusable))
@@ -621,8 +626,8 @@ class _Run:
                 while not _put_checked(self.to_write, batch, writer):
                     pass
                 done += len(batch.frames)
-                if self.progress is not None:
-                    self.progress(len(batch.frames))
+                if self.progress is not None:  # undecodable frames are done with too
+                    self.progress(batch.read)
             if not self.stopped:
                 reader.join()
                 if reader.error is not None:
@@ -630,17 +635,27 @@ class _Run:
                 self.complete = self.reached_end
         finally:
             self.stop.set()
-            reader.join()
-            while writer.is_alive():
-                if _put_checked(self.to_write, _END, writer, quiet=True):
-                    break
-            writer.join()
-            if self.pool is not None:
-                self.pool.shutdown()
-            if not self.complete and self.writer.final_path is not None:
-                where = self.writer.final_path
-                LOG.warning('stopped after %d frames; the frames done so far are in %s '
-                            '(a readable bag marked incomplete)', self.frames, where)
+            try:
+                reader.join()
+                while writer.is_alive():
+                    if _put_checked(self.to_write, _END, writer, quiet=True):
+                        break
+                writer.join()
+            except KeyboardInterrupt:
+                # A second Ctrl-C while the batches in hand are written: drop those, but
+                # still close what is written as a readable bag (quick; the writer thread is
+                # a daemon and would otherwise die with the output unfinished).
+                self.abort.set()
+                self.complete = False
+                writer.join()
+                raise
+            finally:
+                if self.pool is not None:
+                    self.pool.shutdown()
+                if not self.complete and self.writer.final_path is not None:
+                    where = self.writer.final_path
+                    LOG.warning('stopped after %d frames; the frames done so far are in %s '
+                                '(a readable bag marked incomplete)', self.frames, where)
         if writer.error is not None:
             raise writer.error
 

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overlay-format', choices=('jpeg', 'png', 'raw'), default='jpeg',
                         help='overlay as CompressedImage jpeg/png or as a raw bgr8 Image '
                         '(1280x720 raw at 100 frames/s is ~280 MB/s of disk)')
-    parser.add_argument('--jpeg-quality', type=int, default=90, help='JPEG quality (0-100)')
+    parser.add_argument('--jpeg-quality', type=int, default=90, help='JPEG quality (1-100)')
     parser.add_argument('--copy-input', action='store_true',
                         help='copy every input topic into the output bag, except an earlier '
                              "run's steering, masks and overlays")
@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if report.stopped and not report.output.exists():
+        LOG.warning('stopped before the first frame; nothing was written')
+        return 130
     stages = ', '.join(f'{k} {1e3 * v / max(report.frames, 1):.2f}'
                        for k, v in sorted(report.stage_seconds.items()))
     LOG.info('%d frames in %.2f s: %.1f frames/s (ms per frame by stage, overlapping: %s)',
@@ -115,10 +118,9 @@ def run(args: argparse.Namespace) -> int:
         LOG.warning('%d camera frames could not be decoded and were skipped (see above)',
                     report.unusable)
     if report.complete and report.frames == 0:
-        LOG.warning('no camera frames were processed: %s', report.output)
-    if report.stopped and not report.output.exists():
-        LOG.warning('stopped before the first frame; nothing was written')
-        return 130
+        LOG.error('no camera frame could be processed, so %s holds no steering or masks',
+                  report.output)
+        return 1
     if not report.complete:
         LOG.warning('output is incomplete: %s', report.output)
         return 130 if report.stopped else 1  # 130: as if Ctrl-C had ended it
