@@ -26,7 +26,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from vbp_ros.node.launch_args import effective, NODE_ARGUMENTS, node_overrides, rviz_layout
+from vbp_ros.node.launch_args import camera_arguments, effective, NODE_ARGUMENTS, \
+    node_overrides, recorded_topics, rviz_layout
 
 BOOL = ['true', 'false']
 FROM_FILE = ' (empty: as in params_file)'
@@ -39,7 +40,7 @@ def _launch(context):
     overrides = node_overrides(
         {name: LaunchConfiguration(name).perform(context) for name in NODE_ARGUMENTS})
     values = effective(params_file, overrides)  # the file is read once
-    camera_topic, reliability = values['camera_topic'], values['reliability']
+    camera_topic = values['camera_topic']
     # A namespace ('' = the launch's own) makes the name fully specified, so launch_ros files
     # the overrides under '/vbp', applied after every section of the user's file; without one
     # they would go under '/**', which a 'vbp:' section in that file would override.
@@ -49,7 +50,7 @@ def _launch(context):
     camera = Node(
         package='vbp_ros', executable='synthetic_camera', name='synthetic_camera',
         output='screen', condition=IfCondition(LaunchConfiguration('demo')),
-        arguments=['--topic', camera_topic, '--rate', '30', '--reliability', reliability])
+        arguments=camera_arguments(values))
     layout = share / 'config' / 'vbp.rviz'
     text = layout.read_text()
     shown = rviz_layout(text, camera_topic)
@@ -61,8 +62,7 @@ def _launch(context):
                 arguments=['-d', str(layout)],
                 condition=IfCondition(LaunchConfiguration('rviz')))
     record = ExecuteProcess(
-        cmd=['ros2', 'bag', 'record', '-s', 'mcap', camera_topic, '/vbp/steering', '/vbp/mask',
-             '/vbp/overlay', '/diagnostics'],
+        cmd=['ros2', 'bag', 'record', '-s', 'mcap', *recorded_topics(values)],
         output='screen', condition=IfCondition(LaunchConfiguration('record')))
     return [node, camera, rviz, record]
 

@@ -1,6 +1,7 @@
 """Launch file and rviz layout: well-formed, documented and consistent with the node (no ROS)."""
 from __future__ import annotations
 
+import argparse
 import ast
 from pathlib import Path
 
@@ -62,6 +63,22 @@ def test_launch_uses_the_values_the_node_runs_with(tmp_path: Path) -> None:
     assert effective(mine, {'camera_topic': '/rear'})['camera_topic'] == '/rear'
     bundled = ROOT / 'config' / 'vbp.yaml'
     assert effective(bundled, {})['camera_topic'] == '/camera/image_raw'
+
+
+def test_demo_camera_and_recording_follow_compressed_input(tmp_path: Path) -> None:
+    from vbp_ros.commands.camera import add_arguments
+    from vbp_ros.node.launch_args import camera_arguments, recorded_topics
+    mine = tmp_path / 'mine.yaml'
+    mine.write_text("vbp:\n  ros__parameters:\n    input_type: compressed\n")
+    values = effective(mine, {'camera_topic': '/front/image_raw'})
+    assert recorded_topics(values)[0] == '/front/image_raw/compressed'
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cam = parser.parse_args(camera_arguments(values))  # what synthetic_camera accepts
+    assert (cam.topic, cam.encoding) == ('/front/image_raw', 'jpeg')  # -> .../compressed
+    raw = effective(ROOT / 'config' / 'vbp.yaml', {})
+    assert recorded_topics(raw)[0] == '/camera/image_raw'
+    assert parser.parse_args(camera_arguments(raw)).encoding == 'rgb8'
 
 
 def test_rviz_layout_follows_the_camera_topic() -> None:

@@ -86,6 +86,22 @@ def test_compressed_input(make_node, peer, fmt: str) -> None:
     assert listener.snapshot('mask')[0].msg.width == 320
 
 
+def test_a_remapped_camera_topic_moves_compressed_input_too(domain: int, pipeline) -> None:
+    # image_transport remaps the base topic and then adds /compressed.
+    from vbp_ros.node.logic import VbpNode
+    from vbp_ros.node.params import NodeParams
+    from vbp_ros.transport.dds import DdsTransport
+    transport = DdsTransport('vbp', domain_id=domain,
+                             remaps={'/camera/image_raw': '/front/image_raw'})
+    node = VbpNode(transport, pipeline=pipeline, params=NodeParams(input_type='compressed'))
+    try:
+        assert node.input_topic == '/front/image_raw/compressed'
+        assert node.subscription.topic == '/front/image_raw/compressed'
+    finally:
+        node.stop()
+        transport.close()
+
+
 def test_reliable_qos(make_node, peer) -> None:
     node = make_node(reliability='reliable')
     # a reliable viewer (rviz2's default) matches a reliable mask writer

@@ -51,6 +51,21 @@ def effective(params_file: str | Path, overrides: Mapping[str, Any]) -> dict[str
     return values
 
 
+def camera_arguments(values: Mapping[str, Any]) -> list[str]:
+    """``synthetic_camera`` arguments for ``demo:=true``: what the node listens to (JPEG on
+    ``<camera_topic>/compressed`` when its input_type is compressed)."""
+    args = ['--topic', values['camera_topic'], '--rate', '30',
+            '--reliability', values['reliability']]
+    return args + (['--encoding', 'jpeg'] if values['input_type'] == 'compressed' else [])
+
+
+def recorded_topics(values: Mapping[str, Any]) -> list[str]:
+    """What ``record:=true`` records: the camera topic the node reads, and its outputs."""
+    from vbp_ros.node.params import NodeParams
+    return [NodeParams.from_values(dict(values)).input_topic, '/vbp/steering', '/vbp/mask',
+            '/vbp/overlay', '/diagnostics']
+
+
 def rviz_layout(template: str, camera_topic: str) -> str:
     """The bundled rviz layout showing ``camera_topic`` instead of its default camera topic."""
     default = _SPECS['camera_topic'].default

@@ -127,9 +127,15 @@ class NodeParams:
     @property
     def input_topic(self) -> str:
         """The topic actually subscribed (image_transport naming for compressed input)."""
-        if self.input_type == 'compressed' and not self.camera_topic.endswith('/compressed'):
-            return self.camera_topic.rstrip('/') + '/compressed'
-        return self.camera_topic
+        return self.transport_topic(self.camera_topic)
+
+    def transport_topic(self, base: str) -> str:
+        """``base`` as image_transport names it for this input_type: compressed frames on
+        ``<base>/compressed``. The node passes ``base`` remapped first, as image_transport
+        does, so ``-r /camera/image_raw:=/front/image_raw`` also moves compressed input."""
+        if self.input_type == 'compressed' and not base.endswith('/compressed'):
+            return base.rstrip('/') + '/compressed'
+        return base
 
 
 def defaults() -> dict[str, Any]:
