@@ -45,6 +45,9 @@ def test_errors_are_reported_not_raised(tmp_path: Path, caplog: pytest.LogCaptur
     (['train', '--lr', 'nan'], '--lr: nan is not a finite number > 0'),
     (['bench', '--rounds', '0'], '--rounds: 0 is not >= 1'),
     (['evaluate', '--frames', '0'], '--frames: 0 is not >= 1'),
+    (['node', '--domain-id', '-1'], '--domain-id: -1 is not >= 0'),
+    (['echo', '--domain-id', '233'], '--domain-id: 233 is more than 232'),
+    (['node', '--record', ''], '--record: an empty path'),
 ])
 def test_bad_numbers_are_usage_errors(argv: list[str], words: str,
                                       capsys: pytest.CaptureFixture) -> None:

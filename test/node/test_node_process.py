@@ -68,6 +68,9 @@ def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: P
         out = stop_node(proc)
     assert proc.returncode == 0, out
     assert 'processed 8' in out, out
+    # The start-up log says what runs: model file and the outputs.
+    assert f'model {Path(model_path).resolve()} (sha256 ' in out, out
+    assert 'mask_mode on_demand; publishing /vbp/steering, /vbp/mask, /vbp/overlay' in out, out
     from vbp_ros.bag import BagReader
     with BagReader(bag) as reader:
         topics = set(reader.topics)
@@ -77,6 +80,22 @@ def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: P
     assert {'/camera/image_raw', '/vbp/steering', '/vbp/mask'} <= topics
     assert counts['/camera/image_raw'] == 8 and counts['/vbp/mask'] == 8
     assert list(bag.glob('*.db3' if storage == 'sqlite3' else '*.mcap'))
+
+
+def test_sigterm_while_the_model_loads_still_finishes_the_bag(domain: int, model_path: str,
+                                                             tmp_path: Path) -> None:
+    bag = tmp_path / 'drive'
+    proc = start_node(domain, model_path, '--record', str(bag))
+    deadline = time.monotonic() + 60
+    while not bag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)  # the bag exists; the model is still loading
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert 'shutting down' in out, out
+    from vbp_ros.bag import BagReader
+    with BagReader(bag) as reader:  # a finished bag, so the folder can be read and reused
+        assert not list(reader.messages())
 
 
 def test_flood_bounded_latency_drops_counted_no_memory_growth(domain: int, model_path: str,

@@ -55,3 +55,22 @@ def image_side(text: str) -> int:
     if value > MAX_SIDE:
         raise argparse.ArgumentTypeError(f'{value} is more than {MAX_SIDE}')
     return value
+
+
+#: The largest ROS_DOMAIN_ID (ROS 2: 0..232 on Linux, where higher ids collide with ports).
+MAX_DOMAIN_ID = 232
+
+
+def domain_id(text: str) -> int:
+    """A DDS domain id, 0 to 232."""
+    value = non_negative_int(text)
+    if value > MAX_DOMAIN_ID:
+        raise argparse.ArgumentTypeError(f'{value} is more than {MAX_DOMAIN_ID}')
+    return value
+
+
+def folder(text: str) -> str:
+    """A folder path; an empty one (an unset shell variable) is refused, not ignored."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError('an empty path')
+    return text

@@ -9,8 +9,8 @@ import argparse
 import logging
 import sys
 
-from vbp_ros.commands.arguments import image_side, non_negative_float, non_negative_int, \
-    positive_float
+from vbp_ros.commands.arguments import domain_id, image_side, non_negative_float, \
+    non_negative_int, positive_float
 from vbp_ros.stop_signals import stop_on_signals
 
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--pngs', type=non_negative_int, default=4, help='overlay PNGs to write')
     parser.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--model', default='', help='model file; default: bundled model')
-    parser.add_argument('--domain-id', type=int, default=None, help='DDS domain')
+    parser.add_argument('--domain-id', type=domain_id, default=None, help='DDS domain')
     parser.add_argument('--bench', action='store_true',
                         help='run the latency benchmark (see vbp_ros.node.bench_latency)')
 

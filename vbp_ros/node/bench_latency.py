@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from vbp_ros.commands.arguments import domain_id
+
 CONFIGS = [  # (width, height, rate (0 = flood), overlay subscribed)
     (640, 480, 30.0, False), (640, 480, 0.0, False), (640, 480, 30.0, True),
     (1280, 720, 30.0, False), (1280, 720, 0.0, False), (1280, 720, 30.0, True),
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--device', default='cpu', choices=['auto', 'cpu', 'cuda'])
     parser.add_argument('--model', default='', help='model file (default: bundled)')
     parser.add_argument('--seconds', type=float, default=6.0, help='measurement per config')
-    parser.add_argument('--domain-id', type=int, default=77, help='DDS domain to use')
+    parser.add_argument('--domain-id', type=domain_id, default=77, help='DDS domain to use')
     parser.add_argument('--only', default='', help='comma-separated config indices to run')
     parser.add_argument('--json', default='', help='also write the results here')
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ import sys
 import threading
 from typing import Any
 
-from vbp_ros.commands.arguments import positive_float
+from vbp_ros.commands.arguments import domain_id, folder, positive_float
 from vbp_ros.errors import VbpError
 from vbp_ros.node.params import NODE_NAME, PARAMETERS
 from vbp_ros.stop_signals import stop_on_signals
@@ -33,7 +33,7 @@ def add_middleware_arguments(parser: argparse.ArgumentParser, node_name: str,
                         help='auto: rclpy if importable, else cyclonedds (default %(default)s)')
     parser.add_argument('--node-name', default=node_name, help='node name (default %(default)s)')
     parser.add_argument('--namespace', default='/', help='node namespace')
-    parser.add_argument('--domain-id', type=int, default=None,
+    parser.add_argument('--domain-id', type=domain_id, default=None,
                         help='DDS domain (default: ROS_DOMAIN_ID or 0); cyclonedds only')
     parser.add_argument('--distro', default='jazzy',
                         choices=['humble', 'iron', 'jazzy', 'kilted', 'rolling'],
@@ -50,7 +50,7 @@ def add_node_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ROS 2 parameter file (e.g. config/vbp.yaml); repeatable')
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='parameter override (value read as YAML); repeatable')
-    parser.add_argument('--record', metavar='DIR', default=None,
+    parser.add_argument('--record', metavar='DIR', type=folder, default=None,
                         help='record camera and all outputs into a rosbag2 bag in DIR')
     parser.add_argument('--record-storage', choices=['mcap', 'sqlite3'], default='mcap',
                         help='storage format of the --record bag (default %(default)s)')
@@ -145,20 +145,21 @@ def run_node(args: argparse.Namespace) -> int:
         return 0
     transport = make_transport(args)
     recorder = None
-    try:
-        if args.record:
-            from vbp_ros.bag.recorder import BagRecorder
-            recorder = BagRecorder(args.record, storage=args.record_storage)
-            transport.logger.info('recording into %s', recorder.path)
-        node = VbpNode(transport, observers=[recorder] if recorder else None)
-    except BaseException:  # e.g. a bad model, or Ctrl-C while it loads or compiles
-        transport.close()
-        if recorder is not None:
-            recorder.close()
-        raise
-    # From here until the bag is finished a signal asks to stop; a second one while the
-    # recorder writes its queue finishes the bag at once with what was written.
+    # From here until the bag is finished a signal asks to stop (one while the model loads or
+    # compiles stops the node as soon as it is built); a second one aborts the start-up, or
+    # while the recorder writes its queue finishes the bag at once with what was written.
     with stop_on_signals(what='shutting down') as stop:
+        try:
+            if args.record:
+                from vbp_ros.bag.recorder import BagRecorder
+                recorder = BagRecorder(args.record, storage=args.record_storage)
+                transport.logger.info('recording into %s', recorder.path)
+            node = VbpNode(transport, observers=[recorder] if recorder else None)
+        except BaseException:  # e.g. a bad model, or a second signal while it loads
+            transport.close()
+            if recorder is not None:
+                recorder.close()
+            raise
         aborted = False
         try:
             spin_until_stopped(transport, stop, args.duration)
