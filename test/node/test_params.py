@@ -168,3 +168,13 @@ def test_list_params(capsys: pytest.CaptureFixture[str]) -> None:
     for spec in PARAMETERS:
         assert f'{spec.name} = ' in out
     assert "device = 'auto'  [one of auto, cpu, cuda]" in out
+
+
+def test_rclpy_gets_the_parameter_sources_in_the_dds_paths_order() -> None:
+    from vbp_ros.node.main import rcl_arguments
+    # rcl applies parameter files and -p in command-line order, later ones winning: so the
+    # --params-file files first, then the user's --ros-args, then --param, as on DDS.
+    argv = rcl_arguments(['mine.yaml'], ['-p', 'device:=cpu', '--'], ['speed=2.0'])
+    assert argv[1:] == ['--ros-args', '--params-file', 'mine.yaml', '-p', 'device:=cpu', '--',
+                        '--ros-args', '-p', 'speed:=2.0']
+    assert rcl_arguments([], None, [])[1:] == ['--ros-args']

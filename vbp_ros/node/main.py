@@ -72,6 +72,23 @@ def describe_parameters() -> str:
     return '\n'.join(lines)
 
 
+def rcl_arguments(params_files: list[str], ros_args: list[str] | None,
+                  param_texts: list[str]) -> list[str]:
+    """The argv rclpy gets, ordered as the DDS path applies them: ``--params-file`` files,
+    then the ``--ros-args`` section (rcl applies its files and ``-p`` in order, later ones
+    winning), then ``--param`` values."""
+    out = [sys.argv[0], '--ros-args']
+    for path in params_files:
+        out += ['--params-file', path]
+    out += ros_args or []
+    if param_texts:
+        out.append('--ros-args')  # a new section, also where the user's ended with '--'
+        for text in param_texts:
+            name, _ = parse_assignment(text)
+            out += ['-p', f'{name}:={text.split("=", 1)[1].lstrip("=")}']
+    return out
+
+
 def make_transport(args: argparse.Namespace) -> Any:
     """Create the transport the options ask for, with parameters and remappings applied."""
     ros_argv = ['--ros-args', *args.ros_args] if getattr(args, 'ros_args', None) is not None \
@@ -81,15 +98,9 @@ def make_transport(args: argparse.Namespace) -> Any:
     params_files = list(getattr(args, 'params_file', []) or [])
     param_texts = list(getattr(args, 'param', []) or [])
     if middleware is Middleware.RCLPY:
-        extra = []
-        for path in params_files:
-            extra += ['--params-file', path]
-        for text in param_texts:
-            name, _ = parse_assignment(text)
-            extra += ['-p', f'{name}:={text.split("=", 1)[1].lstrip("=")}']
-        rcl_args = [sys.argv[0]] + (ros_argv or ['--ros-args']) + extra
         return create_transport(middleware, node_name=args.node_name, namespace=args.namespace,
-                                args=rcl_args)
+                                args=rcl_arguments(params_files, getattr(args, 'ros_args', None),
+                                                   param_texts))
     if getattr(args, 'loopback', False):
         from vbp_ros.transport.loopback import use_loopback
         use_loopback()
