@@ -386,7 +386,9 @@ class BagWriter:
         Raises:
             BagError: it cannot be created.
         """
-        from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+        from rosbags.rosbag2 import StoragePlugin, WriterError
+
+        from vbp_ros.bag.mcap_write import PiecesWriter
 
         target = self.path
         if self.staged:
@@ -396,7 +398,8 @@ class BagWriter:
         try:
             if self._stage_dir is not None:
                 self._stage_dir.mkdir(parents=True)
-            writer = Writer(target, version=self.version, storage_plugin=plugin)  # type: ignore
+            writer = PiecesWriter(target, version=self.version,  # type: ignore
+                                  storage_plugin=plugin)
             writer.open()
         except (WriterError, OSError) as exc:
             self._remove_stage()

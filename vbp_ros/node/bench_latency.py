@@ -24,6 +24,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -78,8 +79,10 @@ def _ms(values: dict[str, str], key: str) -> float:
 
 
 def run_config(width: int, height: int, rate: float, overlay: bool, seconds: float,
-               device: str, model: str, domain: int) -> BenchResult:
-    """Start a node process, stream for ``seconds`` and collect the figures."""
+               device: str, model: str, domain: int, record: str = '',
+               storage: str = 'mcap') -> BenchResult:
+    """Start a node process, stream for ``seconds`` and collect the figures (with
+    ``record``, the node also records into that new folder, in ``storage``)."""
     try:
         import psutil  # only for the node's CPU figure
     except ImportError:
@@ -95,6 +98,8 @@ def run_config(width: int, height: int, rate: float, overlay: bool, seconds: flo
            '--param', 'diagnostics_period=0.5']
     if model:
         cmd += ['--param', f'model_path={model}']
+    if record:
+        cmd += ['--record', record, '--record-storage', storage]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     transport = DdsTransport('vbp_bench', domain_id=domain)
@@ -167,16 +172,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--domain-id', type=domain_id, default=77, help='DDS domain to use')
     parser.add_argument('--only', default='', help='comma-separated config indices to run')
     parser.add_argument('--json', default='', help='also write the results here')
+    parser.add_argument('--record', nargs='?', const='mcap', default='',
+                        choices=['mcap', 'sqlite3'],
+                        help='the node also records everything (--record, in this storage, '
+                             'default mcap, into a temporary folder deleted afterwards)')
     args = parser.parse_args(argv)
     from vbp_ros.transport.loopback import use_loopback
     use_loopback()
     chosen = [CONFIGS[int(i)] for i in args.only.split(',')] if args.only else CONFIGS
     results = []
-    for k, (w, h, rate, overlay) in enumerate(chosen):
-        results.append(run_config(w, h, rate, overlay, args.seconds, args.device, args.model,
-                                  args.domain_id + k % 10))
-        sys.stdout.write(table(results[-1:]).splitlines()[-1] + '\n')
-        sys.stdout.flush()
+    with tempfile.TemporaryDirectory(prefix='vbp_bench_') as tmp:
+        for k, (w, h, rate, overlay) in enumerate(chosen):
+            bag = os.path.join(tmp, f'bag_{k}') if args.record else ''
+            results.append(run_config(w, h, rate, overlay, args.seconds, args.device,
+                                      args.model, args.domain_id + k % 10, bag,
+                                      args.record or 'mcap'))
+            sys.stdout.write(table(results[-1:]).splitlines()[-1] + '\n')
+            sys.stdout.flush()
     sys.stdout.write('\n' + table(results) + '\n')
     if args.json:
         with open(args.json, 'w') as fh:
