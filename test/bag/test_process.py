@@ -468,6 +468,22 @@ def test_reprocessing_a_processed_bag_replaces_old_outputs(make_camera_bag: Any,
     assert MASK not in read_back(tmp_path / 'third')
 
 
+def test_outputs_under_other_names_are_known_from_the_metadata(make_camera_bag: Any,
+                                                               pipeline: Any,
+                                                               tmp_path: Path) -> None:
+    # e.g. a namespaced node's recording: /car1/vbp/mask is not a camera, nor copied on.
+    in_bag, _ = make_camera_bag(n=3)
+    named = ProcessOptions(copy_input=True, steering_topic='/car1/vbp/steering',
+                           mask_topic='/car1/vbp/mask')
+    process_bag(in_bag, tmp_path / 'first', named, pipeline=pipeline)
+    with BagReader(tmp_path / 'first') as r:
+        assert r.metadata['vbp_ros.output_topics'] == '/car1/vbp/steering /car1/vbp/mask'
+    rep = process_bag(tmp_path / 'first', tmp_path / 'second', ProcessOptions(copy_input=True),
+                      pipeline=pipeline)
+    assert rep.camera_topic == '/cam/image'
+    assert rep.messages == {'/cam/image': 3, STEER: 3, MASK: 3}
+
+
 def test_steering_parameters_as_the_node(make_camera_bag: Any, pipeline: Any,
                                          tmp_path: Path) -> None:
     in_bag, _ = make_camera_bag(n=3)

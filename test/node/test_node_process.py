@@ -74,6 +74,8 @@ def test_node_process_end_to_end(domain: int, model_path: str, peer, tmp_path: P
     from vbp_ros.bag import BagReader
     with BagReader(bag) as reader:
         topics = set(reader.topics)
+        assert reader.metadata['vbp_ros.output_topics'] == \
+            '/vbp/steering /vbp/mask /vbp/overlay'
         counts: dict[str, int] = {}
         for topic, _, _ in reader.messages():
             counts[topic] = counts.get(topic, 0) + 1

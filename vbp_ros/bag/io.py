@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 STORAGES = ('mcap', 'sqlite3')
 COMPLETE_KEY = 'vbp_ros.complete'
+#: custom_data key listing (space-separated) the topics vbp_ros wrote as outputs into a bag
+#: (the node's recording, `vbp-ros process`): whatever their names, a later run does not take
+#: them for camera input or copy them beside its own outputs.
+OUTPUT_TOPICS_KEY = 'vbp_ros.output_topics'
 INCOMPLETE_SUFFIX = '.incomplete'
 _STORAGE_FILES = ('.mcap', '.db3')
 _ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'

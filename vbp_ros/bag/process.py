@@ -28,7 +28,7 @@ import time
 from typing import Any, Callable, TYPE_CHECKING
 
 from vbp_ros.bag.errors import BagError
-from vbp_ros.bag.io import BagReader, BagWriter, TopicInfo
+from vbp_ros.bag.io import BagReader, BagWriter, OUTPUT_TOPICS_KEY, TopicInfo
 from vbp_ros.pipeline.steering import clip_angle
 
 if TYPE_CHECKING:
@@ -298,8 +298,8 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
     writer = BagWriter(out_path, storage=opts.storage, staged=True)  # checks the name early
     with reader:
         topics = reader.topics
-        camera = pick_camera_topic(topics, opts.camera_topic,
-                                   ignore=(opts.mask_topic, opts.overlay_topic))
+        earlier = _earlier_outputs(reader, opts)
+        camera = pick_camera_topic(topics, opts.camera_topic, ignore=tuple(earlier))
         total = topics[camera].count
         if opts.limit is not None:
             total = min(total, opts.limit)
@@ -310,6 +310,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
             pipeline = FramePipeline(model_path=model_path, device=device,
                                      model_class=model_class)
         run = _Run(reader, writer, topics, camera, opts, pipeline, progress, stop)
+        run.earlier = earlier
         t_start, cpu_start = time.perf_counter(), time.process_time()
         with torch_threads(pipeline, opts.torch_threads):
             run.execute()
@@ -320,6 +321,13 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
                            stage_seconds=dict(run.timer.seconds), messages=writer.counts,
                            unusable=run.unusable)
     return report
+
+
+def _earlier_outputs(reader: BagReader, opts: ProcessOptions) -> set[str]:
+    """Topics of the input that an earlier run wrote: this run's output names, and whatever
+    the input's metadata lists (a namespaced or renamed node's recording)."""
+    listed = reader.metadata.get(OUTPUT_TOPICS_KEY, '').split()
+    return {opts.steering_topic, opts.mask_topic, opts.overlay_topic, *listed}
 
 
 def default_torch_threads() -> int:
@@ -369,6 +377,7 @@ class _Run:
         self.to_infer: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.to_write: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.timer = _Timer()
+        self.earlier: set[str] = {opts.steering_topic, opts.mask_topic, opts.overlay_topic}
         self.frames = 0
         self.complete = False
         self.reached_end = False
@@ -472,6 +481,9 @@ class _Run:
         try:
             self.writer.open()
             self.writer.set_metadata('vbp_ros.camera_topic', self.camera)
+            o = self.opts
+            self.writer.set_metadata(OUTPUT_TOPICS_KEY, ' '.join(
+                [o.steering_topic] + [o.mask_topic] * o.masks + [o.overlay_topic] * o.overlay))
             for key, value in self._provenance().items():
                 self.writer.set_metadata(key, value)
             if self.reader.salvaged is not None:
@@ -509,8 +521,7 @@ class _Run:
         return out
 
     def _copy_topic(self, name: str, info: TopicInfo) -> None:
-        opts = self.opts
-        if name in (opts.steering_topic, opts.mask_topic, opts.overlay_topic):
+        if name in self.earlier:
             # Also where this run writes none: an earlier model's masks or overlays beside
             # this model's steering would be read as this model's.
             LOG.warning('not copying %s from the input: outputs of an earlier run do not '

@@ -120,6 +120,10 @@ class BagRecorder:
         """Messages written so far, per topic (queued ones not yet included)."""
         return self._writer.counts
 
+    def set_metadata(self, key: str, value: str) -> None:
+        """Store a string in the bag's ``custom_data`` (written when the bag is finished)."""
+        self._writer.set_metadata(key, value)
+
     @property
     def dropped(self) -> dict[str, int]:
         """Messages dropped so far, per topic (the disk fell behind, or the recording was

@@ -22,7 +22,7 @@ import numpy as np
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.html import GENERATOR, Highlight, Section, write_page
-from vbp_ros.bag.io import BagReader, TopicInfo
+from vbp_ros.bag.io import BagReader, OUTPUT_TOPICS_KEY, TopicInfo
 from vbp_ros.bag.plot import SteeringStrip
 from vbp_ros.bag.process import ACKERMANN, CAMERA_TYPES, IMAGE
 from vbp_ros.bag.video import Mp4Writer
@@ -178,8 +178,10 @@ class _Review:
         mask = self._topic(o.mask_topic, (IMAGE,))
         camera = o.camera_topic
         if camera is None:
+            outputs = {o.mask_topic, o.overlay_topic,
+                       *self.reader.metadata.get(OUTPUT_TOPICS_KEY, '').split()}
             cams = [t for t, i in self.topics.items() if i.ros_type in CAMERA_TYPES
-                    and t not in (o.mask_topic, o.overlay_topic)]
+                    and t not in outputs]
             camera = cams[0] if len(cams) == 1 else None
         elif self._topic(camera, CAMERA_TYPES) is None:
             raise BagError(f'camera topic {camera} is not an image topic here; it has: {listing}')

@@ -105,11 +105,13 @@ class VbpNode:
                                           daemon=True)]
         self.log.info('listening on %s (%s, %s), model on %s', self.input_topic,
                       self.input_cls.__name__, params.reliability, self.device)
+        #: the fully qualified names of ~/steering, ~/mask and ~/overlay
+        self.output_topics = [transport.resolve_topic(f'~/{name}')
+                              for name in ('steering', 'mask', 'overlay')]
         model = getattr(pipeline, 'model_path', None)
         self.log.info('model %s (sha256 %.12s), mask_mode %s; publishing %s, %s, %s',
                       model or '(given)', getattr(pipeline, 'model_sha256', '-'),
-                      params.mask_mode, *(transport.resolve_topic(f'~/{name}')
-                                          for name in ('steering', 'mask', 'overlay')))
+                      params.mask_mode, *self.output_topics)
         watch = getattr(transport, 'watch_parameters', None)  # rclpy: ros2 param set
         if watch is not None:
             watch(self.set_parameters)

@@ -166,6 +166,9 @@ def run_node(args: argparse.Namespace) -> int:
                 recorder = BagRecorder(args.record, storage=args.record_storage)
                 transport.logger.info('recording into %s', recorder.path)
             node = VbpNode(transport, observers=[recorder] if recorder else None)
+            if recorder is not None:  # so that `vbp-ros process` knows them for outputs
+                from vbp_ros.bag.io import OUTPUT_TOPICS_KEY
+                recorder.set_metadata(OUTPUT_TOPICS_KEY, ' '.join(node.output_topics))
         except BaseException:  # e.g. a bad model, or a second signal while it loads
             transport.close()
             if recorder is not None:
