@@ -48,6 +48,8 @@ def test_errors_are_reported_not_raised(tmp_path: Path, caplog: pytest.LogCaptur
     (['node', '--domain-id', '-1'], '--domain-id: -1 is not >= 0'),
     (['echo', '--domain-id', '233'], '--domain-id: 233 is more than 232'),
     (['node', '--record', ''], '--record: an empty path'),
+    (['review', 'b', '--width', '99999'], '--width: 99999 is more than 7680'),
+    (['review', 'b', '--crf', '-5'], '--crf: -5 is not >= 0'),
 ])
 def test_bad_numbers_are_usage_errors(argv: list[str], words: str,
                                       capsys: pytest.CaptureFixture) -> None:

@@ -225,6 +225,24 @@ def test_overlays_of_part_of_the_drive_give_way_to_camera_and_mask(tmp_path: Pat
     assert review_bag(tmp_path / 'all', tmp_path / 'rev3').source == 'overlay'
 
 
+def test_a_stopped_review_leaves_no_partial_video(tmp_path: Path) -> None:
+    import threading
+    _write_drive(tmp_path / 'drive')
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def progress(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 3:
+            stop.set()  # as the signal handler of `vbp-ros review` does
+
+    with pytest.raises(KeyboardInterrupt):
+        review_bag(tmp_path / 'drive', tmp_path / 'rev', ReviewOptions(top_k=2),
+                   progress=progress, stop=stop)
+    assert len(seen) == 3
+    assert sorted(p.name for p in (tmp_path / 'rev').iterdir()) == ['frames']
+
+
 @pytest.mark.parametrize('bad', [dict(width=0), dict(height=0, data=b''),
                                  dict(width=500)])  # width 500 > step 80
 def test_an_empty_or_short_mask_is_a_bag_error(tmp_path: Path, bad: dict) -> None:

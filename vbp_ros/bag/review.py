@@ -15,6 +15,7 @@ import logging
 import math
 from pathlib import Path
 import re
+import threading
 from typing import Any, Callable, TYPE_CHECKING
 
 import cv2
@@ -144,10 +145,12 @@ def _stamp(header: Any) -> int:
 class _Review:
     def __init__(self, reader: BagReader, out_dir: Path, opts: ReviewOptions,
                  progress: Callable[[int], None] | None,
-                 on_start: Callable[[int], None] | None = None) -> None:
+                 on_start: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
         from vbp_ros import msgs
 
         self.msgs = msgs
+        self.stop = stop
         self.reader, self.out_dir, self.opts, self.progress = reader, out_dir, opts, progress
         self.on_start = on_start
         # Frames are matched across topics by header stamp, or by bag time where the camera
@@ -366,6 +369,8 @@ class _Review:
         size: tuple[int, int] | None = None
         try:
             for bag_t, stamp, bgr in self.frames(source, frame_topics):
+                if self.stop is not None and self.stop.is_set():
+                    raise KeyboardInterrupt
                 if size is None:
                     size = _video_size(bgr.shape[1], bgr.shape[0], o.width)
                     strip = SteeringStrip(times, series.angle, size[0], o.plot_height)
@@ -442,7 +447,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
                options: ReviewOptions | None = None,
                progress: Callable[[int], None] | None = None,
                on_start: Callable[[int], None] | None = None,
-               salvage: bool = False) -> ReviewReport:
+               salvage: bool = False, stop: threading.Event | None = None) -> ReviewReport:
     """Make ``review.mp4``, ``index.html``, ``steering.png`` and ``frames/`` for a drive.
 
     Args:
@@ -453,12 +458,15 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
         progress: called with 1 per video frame.
         on_start: called once with the number of frames expected.
         salvage: read what is readable of a cut-off MCAP recording.
+        stop: once set (e.g. from a signal handler), the review ends at the next frame with
+            KeyboardInterrupt, leaving no partial video behind.
 
     Returns:
         A :class:`ReviewReport`.
 
     Raises:
         BagError: unreadable bag, missing topics, undecodable frames, no video encoder.
+        KeyboardInterrupt: ``stop`` was set.
     """
     opts = options or ReviewOptions()
     bag = Path(bag).resolve()  # ('.' has no name to build the default output folder from)
@@ -476,7 +484,7 @@ def review_bag(bag: str | Path, out_dir: str | Path | None = None,
         for old in (out / 'frames').glob('*.jpg'):  # thumbnails of an earlier review only
             if _THUMBNAIL.fullmatch(old.name):
                 old.unlink()
-        return _Review(reader, out, opts, progress, on_start).run()
+        return _Review(reader, out, opts, progress, on_start, stop).run()
 
 
 #: The names :meth:`_Review` gives thumbnails (``frames/steering_003_before.jpg``).

@@ -74,3 +74,13 @@ def folder(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError('an empty path')
     return text
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for an integer from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        value = _int_at_least(text, low)
+        if value > high:
+            raise argparse.ArgumentTypeError(f'{value} is more than {high}')
+        return value
+    return parse

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from vbp_ros.commands.arguments import positive_float, positive_int
+from vbp_ros.commands.arguments import int_in, positive_float, positive_int
 from vbp_ros.progress import progress_bar
+from vbp_ros.stop_signals import stop_on_signals
 
 NAME = 'review'
 HELP = 'video and HTML summary of a processed bag'
@@ -27,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('-o', '--out', default=None, help='output folder (default BAG_review)')
     parser.add_argument('--top', type=positive_int, default=12,
                         help='frames per highlight gallery')
-    parser.add_argument('--width', type=positive_int, default=None,
-                        help='video width (default: the frame width, at most 1280)')
+    parser.add_argument('--width', type=int_in(16, 7680), default=None,
+                        help='video width, 16 to 7680 (default: the frame width, at most 1280)')
     parser.add_argument('--fps', type=positive_float, default=None,
                         help='video frame rate (default: from the frame times)')
-    parser.add_argument('--crf', type=int, default=23, help='H.264 quality (lower = better)')
+    parser.add_argument('--crf', type=int_in(0, 51), default=23,
+                        help='H.264 quality, 0 to 51 (lower = better; default 23)')
     parser.add_argument('--no-video', dest='video', action='store_false',
                         help='only the HTML page and thumbnails')
     parser.add_argument('--camera-topic', default=None,
@@ -68,9 +70,14 @@ def run(args: argparse.Namespace) -> int:
             bar = progress_bar(total)
 
     try:
-        report = review_bag(args.bag, args.out, opts,
-                            progress=lambda n: bar.update(n) if bar is not None else None,
-                            on_start=on_start, salvage=args.salvage)
+        with stop_on_signals(what='stopping the review') as stop:
+            report = review_bag(args.bag, args.out, opts,
+                                progress=lambda n: bar.update(n) if bar is not None else None,
+                                on_start=on_start, salvage=args.salvage, stop=stop)
+    except KeyboardInterrupt:
+        LOG.warning('review stopped: no video or page was written (the thumbnails of this '
+                    'run may be in its frames/ folder)')
+        return 130
     finally:
         if bar is not None:
             bar.close()
