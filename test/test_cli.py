@@ -35,6 +35,8 @@ def test_errors_are_reported_not_raised(tmp_path: Path, caplog: pytest.LogCaptur
     assert 'cannot read image' in caplog.text
     assert main(['mask', str(tmp_path / 'x.png'), '--model', str(tmp_path / 'no.safetensors')]) == 2
     assert 'model file not found' in caplog.text
+    assert main(['mask', str(tmp_path / 'x.png'), '--model', '/dev/null']) == 2
+    assert '/dev/null is not a regular file' in caplog.text
 
 
 @pytest.mark.parametrize('argv, words', [

@@ -234,6 +234,19 @@ def test_no_image_topic(tmp_path: Path, pipeline: Any) -> None:
         process_bag(tmp_path / 'in', tmp_path / 'out', pipeline=pipeline)
 
 
+def test_an_image_topic_without_messages_is_not_a_camera_candidate(make_camera_bag: Any,
+                                                                   pipeline: Any,
+                                                                   tmp_path: Path) -> None:
+    in_bag, _ = make_camera_bag(n=2)
+    from vbp_ros.bag.io import BagReader, BagWriter
+    with BagReader(in_bag) as r, BagWriter(tmp_path / 'two') as w:
+        w.add_topic('/rear/image', 'sensor_msgs/msg/Image')  # declared, never published
+        for topic, t, data in r.messages():
+            w.write(topic, r.topics[topic].ros_type, data, t)
+    rep = process_bag(tmp_path / 'two', tmp_path / 'out', pipeline=pipeline)
+    assert rep.camera_topic == '/cam/image' and rep.frames == 2
+
+
 def test_refuses_existing_output(make_camera_bag: Any, pipeline: Any, tmp_path: Path) -> None:
     in_bag, _ = make_camera_bag(n=1)
     (tmp_path / 'out').mkdir()

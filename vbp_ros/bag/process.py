@@ -184,7 +184,8 @@ def pick_camera_topic(topics: dict[str, TopicInfo], wanted: str | None,
 
     Args:
         topics: the bag's topics.
-        wanted: an explicit choice, or None for the only image topic (outside ``ignore``).
+        wanted: an explicit choice, or None for the only image topic with messages (outside
+            ``ignore``).
         ignore: topics never picked automatically (e.g. masks and overlays of an earlier run).
 
     Raises:
@@ -201,10 +202,11 @@ def pick_camera_topic(topics: dict[str, TopicInfo], wanted: str | None,
                    f'{", ".join(CAMERA_TYPES)}')
             raise BagError(msg)
         return wanted
-    images = [t for t, i in topics.items() if i.ros_type in CAMERA_TYPES and t not in ignore]
+    images = [t for t, i in topics.items()
+              if i.ros_type in CAMERA_TYPES and t not in ignore and i.count]
     if len(images) == 1:
         return images[0]
-    what = 'no image topic' if not images else f'{len(images)} image topics'
+    what = 'no image topic with messages' if not images else f'{len(images)} image topics'
     msg = f'the bag has {what}; choose one with --topic. Topics: {listing}'
     raise BagError(msg)
 

@@ -152,6 +152,8 @@ def load_model(path: str | Path | None = None, *, model_class: str | None = None
     path = Path(path) if path else BUNDLED_MODEL
     if path.is_dir():
         raise ModelError(f'{path} is a folder, not a model file')
+    if path.exists() and not path.is_file():
+        raise ModelError(f'{path} is not a regular file (a device or a pipe?)')
     if not path.is_file():
         hint = ' (train one with `vbp-ros train`)' if path == BUNDLED_MODEL else ''
         raise ModelError(f'model file not found: {path}{hint}')
