@@ -85,16 +85,3 @@ def test_mask_outputs_of_images_with_one_name_do_not_overwrite(tmp_path: Path,
     assert written == ['x-2_vbp.png', 'x-3_vbp.png', 'x_vbp.png']
     assert len({(out / name).read_bytes() for name in written}) == 3
 
-
-def test_bench_says_why_the_captum_methods_are_missing(monkeypatch, capsys) -> None:
-    import torch
-
-    from vbp_ros import bench, PilotNet
-    from vbp_ros.core import methods
-    monkeypatch.setattr(methods, 'CAPTUM_MISSING', "No module named 'matplotlib'")
-    monkeypatch.delitem(methods.METHODS, 'lrp', raising=False)
-    fns = bench._methods(PilotNet().eval(), torch.rand(1, 3, 66, 200), ['lrp', 'gradient'],
-                         graphs=False)
-    assert 'lrp' not in fns and 'gradient' in fns
-    assert "not timed, as captum cannot be imported (No module named 'matplotlib'): lrp" \
-        in capsys.readouterr().err
