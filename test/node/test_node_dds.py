@@ -152,6 +152,7 @@ def test_overlay_when_subscribed(make_node, peer) -> None:
     assert (over[0].msg.encoding, over[0].msg.width, over[0].msg.height,
             over[0].msg.step) == ('bgr8', 320, 240, 960)
     assert node.stats.snapshot()['overlays'] == 2
+    assert node.stats.snapshot()['masks'] == 0  # made for the overlay, wanted by nobody
 
 
 def bad_images() -> list[tuple[str, Image | CompressedImage]]:

@@ -330,7 +330,9 @@ class VbpNode:
         t3 = t_steer[0]
         mask = getattr(result, 'mask', None)
         published_mask = False
-        if want_mask and mask is not None:
+        # A mask made only for the overlay is not published where nobody takes it.
+        if want_mask and mask is not None and (p.mask_mode == 'always' or self.observers
+                                               or self.mask_pub.subscription_count() > 0):
             height, width = mask.shape[:2]
             mask_msg = Image(header=header, height=height, width=width, encoding='mono8',
                              is_bigendian=0, step=width,
