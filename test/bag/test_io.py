@@ -286,3 +286,25 @@ def test_distro_of_bags_and_bare_storage_files(tmp_path: Path, storage: str) -> 
     for path, distro in paths.items():
         with BagReader(path) as bag:
             assert bag.distro == distro, path
+
+
+def test_a_sqlite3_recording_cut_off_mid_transaction_is_named(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture
+                                                              ) -> None:
+    import subprocess
+    import sys
+    script = (
+        'import os\n'
+        'from vbp_ros.bag.io import BagWriter\n'
+        "w = BagWriter('bag', storage='sqlite3'); w.open()\n"
+        "data = bytes(4) + bytes(1_000_000)\n"
+        'for i in range(40):\n'
+        "    w.write('/raw', 'std_msgs/msg/String', data, i + 1)\n"
+        '    if i == 9:\n'
+        '        w._last_flush = 0; w.flush_if_due()  # 10 committed\n'
+        'os._exit(0)  # killed: no commit, no metadata.yaml\n')
+    subprocess.run([sys.executable, '-c', script], cwd=tmp_path, check=True)
+    assert (tmp_path / 'bag' / 'bag.db3-journal').stat().st_size > 0
+    with BagReader(tmp_path / 'bag') as r:
+        assert r.topics['/raw'].count == 10
+    assert 'bag.db3 was not closed (bag.db3-journal is left)' in caplog.text

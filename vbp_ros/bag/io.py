@@ -130,6 +130,7 @@ class BagReader:
         errors = (BagError,) + self._errors
         try:
             target = self._storage_target()
+            self._warn_hot_journals()
             reader = Reader(target)
             reader.open()
         except errors as exc:
@@ -143,6 +144,21 @@ class BagReader:
                 msg += ' (--salvage reads the complete records of a cut-off MCAP recording)'
             raise BagError(msg) from None
         self._reader = reader
+
+    def _warn_hot_journals(self) -> None:
+        """Say so where a sqlite3 recording was cut off inside a transaction.
+
+        Its ``-journal`` file holds what that transaction overwrote; the reader opens the
+        database as immutable, so it ignores the journal and reads the committed state only
+        if no page of the lost transaction reached the file.
+        """
+        folder = self.path if self.path.is_dir() else self.path.parent
+        for journal in sorted(folder.glob('*.db3-journal')):
+            if journal.stat().st_size:
+                db = journal.with_name(journal.name[:-len('-journal')])
+                LOG.warning('%s was not closed (%s is left): its last, uncommitted writes may '
+                            'show as damage; opening it once for writing rolls them back: '
+                            "sqlite3 %s 'pragma integrity_check'", db, journal.name, db)
 
     def _lone_mcap(self) -> Path | None:
         if self.path.is_file():
