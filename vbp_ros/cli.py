@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from vbp_ros.transport.parameters import ros_args_last
     forget_script_requirements()
     argv = ros_args_last(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)  # imports the subcommand (torch: a while)
+    except KeyboardInterrupt:
+        return 130
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='[%(levelname)s] [%(name)s]: %(message)s')
     try:
