@@ -410,6 +410,43 @@ def test_a_second_ctrl_c_while_winding_down_still_closes_the_output(
         assert r.topics['/vbp/steering'].count == done <= 6
 
 
+def test_a_second_signal_while_waiting_for_the_writer_still_closes_the_output(
+        make_camera_bag: Any, pipeline: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """A real SIGINT lands while the main thread waits for a slow writer: the writer must
+    still finish the bag before the KeyboardInterrupt leaves process_bag (a plain
+    Thread.join, interrupted, returns at once on a second call and would not wait)."""
+    import signal
+    import time
+    from vbp_ros.bag import process as process_mod
+    in_bag, _ = make_camera_bag(n=12)
+    real = process_mod._Run._write_batch
+
+    def slow_write(self: Any, batch: Any) -> None:
+        time.sleep(0.4)
+        real(self, batch)
+
+    monkeypatch.setattr(process_mod._Run, '_write_batch', slow_write)
+    stop = threading.Event()
+    main_id = threading.get_ident()
+
+    def second_signal() -> None:
+        stop.wait()
+        time.sleep(0.2)  # the main thread is waiting for the writer by now
+        signal.pthread_kill(main_id, signal.SIGINT)
+
+    def progress(n: int) -> None:
+        if not stop.is_set():
+            stop.set()  # the first signal, as `vbp-ros process` handles it
+            threading.Thread(target=second_signal, daemon=True).start()
+
+    with pytest.raises(KeyboardInterrupt):
+        process_bag(in_bag, tmp_path / 'out', ProcessOptions(batch_size=2),
+                    pipeline=pipeline, progress=progress, stop=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['in', 'out.incomplete']
+    with BagReader(tmp_path / 'out.incomplete') as r:
+        assert r.metadata[COMPLETE_KEY] == 'false'
+
+
 def test_a_stop_during_the_last_batch_leaves_a_complete_run(make_camera_bag: Any,
                                                             pipeline: Any,
                                                             tmp_path: Path) -> None:

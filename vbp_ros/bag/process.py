@@ -218,12 +218,22 @@ class _Stage(threading.Thread):
         super().__init__(name=name, daemon=True)
         self._target_fn = target
         self.error: BaseException | None = None
+        self.done = threading.Event()
 
     def run(self) -> None:
         try:
             self._target_fn()
         except BaseException as exc:  # handed to the calling thread, which re-raises it
             self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        """Wait until the stage has finished. Not ``Thread.join``: a KeyboardInterrupt inside
+        it marks a running thread as stopped (CPython before 3.13), after which a second join
+        returns at once and the process could exit with the bag unfinished."""
+        while not self.done.wait(0.1):
+            pass
 
 
 def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
@@ -243,7 +253,7 @@ def _get(q: queue.Queue[Any], stage: _Stage) -> Any:
         try:
             return q.get(timeout=0.1)
         except queue.Empty:
-            if not stage.is_alive():
+            if stage.done.is_set():
                 try:  # it may have put its last item just before it finished
                     return q.get_nowait()
                 except queue.Empty:
@@ -642,25 +652,25 @@ class _Run:
                 if self.progress is not None:  # undecodable frames are done with too
                     self.progress(batch.read)
             if not self.stopped:
-                reader.join()
+                reader.wait()
                 if reader.error is not None:
                     raise reader.error
                 self.complete = self.reached_end
         finally:
             self.stop.set()
             try:
-                reader.join()
-                while writer.is_alive():
+                reader.wait()
+                while not writer.done.is_set():
                     if _put_checked(self.to_write, _END, writer, quiet=True):
                         break
-                writer.join()
+                writer.wait()
             except KeyboardInterrupt:
                 # A second Ctrl-C while the batches in hand are written: drop those, but
                 # still close what is written as a readable bag (quick; the writer thread is
                 # a daemon and would otherwise die with the output unfinished).
                 self.abort.set()
                 self.complete = False
-                writer.join()
+                writer.wait()
                 raise
             finally:
                 if self.pool is not None:
@@ -683,7 +693,7 @@ def _put_checked(q: queue.Queue[Any], item: Any, consumer: _Stage, quiet: bool =
             return False
         if consumer.error is not None:
             raise consumer.error from None
-        if not consumer.is_alive():
+        if consumer.done.is_set():
             raise BagError('the bag writing thread stopped unexpectedly') from None
         return False
 
