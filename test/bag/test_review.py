@@ -241,6 +241,10 @@ def test_a_stopped_review_leaves_no_partial_video(tmp_path: Path) -> None:
                    progress=progress, stop=stop)
     assert len(seen) == 3
     assert sorted(p.name for p in (tmp_path / 'rev').iterdir()) == ['frames']
+    # Set before the video starts (in the first pass over steering and masks) it ends there.
+    with pytest.raises(KeyboardInterrupt):
+        review_bag(tmp_path / 'drive', tmp_path / 'rev2', progress=seen.append, stop=stop)
+    assert not (tmp_path / 'rev2' / 'frames').exists()  # made once the first pass is done
 
 
 @pytest.mark.parametrize('bad', [dict(width=0), dict(height=0, data=b''),

@@ -76,6 +76,9 @@ def test_demo_camera_and_recording_follow_compressed_input(tmp_path: Path) -> No
     add_arguments(parser)
     cam = parser.parse_args(camera_arguments(values))  # what synthetic_camera accepts
     assert (cam.topic, cam.encoding) == ('/front/image_raw', 'jpeg')  # -> .../compressed
+    given = effective(mine, {'camera_topic': '/cam/compressed'})  # named in full
+    assert parser.parse_args(camera_arguments(given)).topic == '/cam'
+    assert recorded_topics(given)[0] == '/cam/compressed'
     raw = effective(ROOT / 'config' / 'vbp.yaml', {})
     assert recorded_topics(raw)[0] == '/camera/image_raw'
     assert parser.parse_args(camera_arguments(raw)).encoding == 'rgb8'

@@ -102,6 +102,24 @@ def test_a_remapped_camera_topic_moves_compressed_input_too(domain: int, pipelin
         transport.close()
 
 
+@pytest.mark.parametrize('input_type, remaps, topic', [
+    ('compressed', {'/camera/image_raw/compressed': '/x'}, '/x'),
+    ('raw', {'/camera/image_raw': '/front', '/front': '/rear'}, '/front'),  # one rule, once
+])
+def test_the_reported_input_topic_is_the_one_subscribed(domain: int, pipeline, input_type: str,
+                                                        remaps: dict, topic: str) -> None:
+    from vbp_ros.node.logic import VbpNode
+    from vbp_ros.node.params import NodeParams
+    from vbp_ros.transport.dds import DdsTransport
+    transport = DdsTransport('vbp', domain_id=domain, remaps=remaps)
+    node = VbpNode(transport, pipeline=pipeline, params=NodeParams(input_type=input_type))
+    try:
+        assert node.input_topic == node.subscription.topic == topic
+    finally:
+        node.stop()
+        transport.close()
+
+
 def test_reliable_qos(make_node, peer) -> None:
     node = make_node(reliability='reliable')
     # a reliable viewer (rviz2's default) matches a reliable mask writer

@@ -160,6 +160,10 @@ class _Review:
         #: frames skipped because they could not be decoded, per topic
         self.unreadable: dict[str, int] = {}
 
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise KeyboardInterrupt
+
     # -- what the bag offers ----------------------------------------------------------------
     def _topic(self, name: str, types: tuple[str, ...]) -> str | None:
         info = self.topics.get(name)
@@ -217,6 +221,7 @@ class _Review:
         want = [o.steering_topic] + ([o.mask_topic] if o.mask_topic in self.topics
                                      and self.topics[o.mask_topic].ros_type == IMAGE else [])
         for topic, t, data in self.reader.messages(want, zero_copy=True):
+            self._check_stop()
             try:
                 if topic == o.steering_topic:
                     m = msgs.deserialize(data, msgs.AckermannDriveStamped)
@@ -369,8 +374,7 @@ class _Review:
         size: tuple[int, int] | None = None
         try:
             for bag_t, stamp, bgr in self.frames(source, frame_topics):
-                if self.stop is not None and self.stop.is_set():
-                    raise KeyboardInterrupt
+                self._check_stop()
                 if size is None:
                     size = _video_size(bgr.shape[1], bgr.shape[0], o.width)
                     strip = SteeringStrip(times, series.angle, size[0], o.plot_height)

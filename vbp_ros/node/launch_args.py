@@ -54,9 +54,12 @@ def effective(params_file: str | Path, overrides: Mapping[str, Any]) -> dict[str
 def camera_arguments(values: Mapping[str, Any]) -> list[str]:
     """``synthetic_camera`` arguments for ``demo:=true``: what the node listens to (JPEG on
     ``<camera_topic>/compressed`` when its input_type is compressed)."""
-    args = ['--topic', values['camera_topic'], '--rate', '30',
-            '--reliability', values['reliability']]
-    return args + (['--encoding', 'jpeg'] if values['input_type'] == 'compressed' else [])
+    compressed = values['input_type'] == 'compressed'
+    topic = values['camera_topic']
+    if compressed and topic.endswith('/compressed'):  # the camera adds it itself
+        topic = topic[:-len('/compressed')]
+    args = ['--topic', topic, '--rate', '30', '--reliability', values['reliability']]
+    return args + (['--encoding', 'jpeg'] if compressed else [])
 
 
 def recorded_topics(values: Mapping[str, Any]) -> list[str]:

@@ -97,9 +97,13 @@ class VbpNode:
         self.mask_pub = transport.create_publisher('~/mask', Image, images)
         self.overlay_pub = transport.create_publisher('~/overlay', Image, images)
         self.diag_pub = transport.create_publisher('/diagnostics', DiagnosticArray, DEFAULT)
-        self.input_topic = params.transport_topic(transport.resolve_topic(params.camera_topic))
-        self.subscription = transport.create_subscription(self.input_topic, self.input_cls,
-                                                          images, self._on_frame)
+        # As image_transport: compressed input is on <remapped camera topic>/compressed (and
+        # that name is remapped again when subscribing, as rcl remaps any topic name).
+        topic = params.camera_topic if params.input_type == 'raw' else \
+            params.transport_topic(transport.resolve_topic(params.camera_topic))
+        self.input_topic = transport.resolve_topic(topic)  # the name actually subscribed
+        self.subscription = transport.create_subscription(topic, self.input_cls, images,
+                                                          self._on_frame)
         self._threads = [threading.Thread(target=self._work, name='vbp-worker', daemon=True),
                          threading.Thread(target=self._diagnose, name='vbp-diagnostics',
                                           daemon=True)]
