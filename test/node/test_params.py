@@ -89,6 +89,21 @@ def test_overrides_on_the_dds_path(domain: int, tmp_path: Path) -> None:
         transport.close()
 
 
+@pytest.mark.parametrize('order, speed', [(('-p', 'file'), 3.0), (('file', '-p'), 1.0)])
+def test_ros_args_apply_in_command_line_order(domain: int, tmp_path: Path, order: tuple,
+                                              speed: float) -> None:
+    from vbp_ros.node.main import make_transport
+    mine = tmp_path / 'mine.yaml'
+    mine.write_text('vbp:\n  ros__parameters:\n    speed: 3.0\n')
+    words = {'-p': ['-p', 'speed:=1.0'], 'file': ['--params-file', str(mine)]}
+    args = parse('--middleware', 'cyclonedds', '--ros-args', *words[order[0]], *words[order[1]])
+    transport = make_transport(args)
+    try:
+        assert transport.declare_parameters(PARAMETERS)['speed'] == speed
+    finally:
+        transport.close()
+
+
 @pytest.mark.parametrize('override', ['device:=tpu', 'overlay_alpha:=2.0', 'depth:=0',
                                       'mask_mode:=sometimes', 'no_such_param:=1'])
 def test_bad_parameter_stops_with_its_name(domain: int, override: str) -> None:

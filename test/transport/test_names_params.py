@@ -1,6 +1,8 @@
 """Topic names, QoS profiles and parameter handling shared by both middlewares."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vbp_ros.transport.errors import TransportError
@@ -116,7 +118,7 @@ def test_ros_args_parsing() -> None:
     assert rest == ['--record', 'x', '--other']
     assert params == {'alpha': 0.3, 'device': 'cpu'}
     assert remaps == {'/camera/image_raw': '/cam'}
-    assert files == ['f.yaml']
+    assert files == [{'alpha': 0.3}, {'device': 'cpu'}, 'f.yaml']  # in command-line order
     assert parse_assignment('crop=[0.4, 1, 0, 1]') == ('crop', [0.4, 1, 0, 1])
     with pytest.raises(ParamError):
         parse_assignment('novalue')
@@ -152,3 +154,19 @@ def test_params_files_merge_like_rcl(tmp_path) -> None:
     assert load_params_files([second, first], 'vbp') == {'alpha': 0.2, 'depth': 4}
     # 'vbp' means '/vbp': it does not apply to a namespaced node.
     assert load_params_files([first], 'vbp', '/robot') == {'alpha': 0.1}
+
+
+def test_p_and_parameter_files_merge_in_command_line_order_as_in_rcl(tmp_path: Path) -> None:
+    named = tmp_path / 'named.yaml'
+    named.write_text('vbp:\n  ros__parameters:\n    device: cuda\n')
+    shared = tmp_path / 'shared.yaml'
+    shared.write_text('/**:\n  ros__parameters:\n    device: cuda\n')
+    known = {'device'}
+    # -p is rcl's '/**' section: its place among the sections decides against 'vbp:'...
+    assert load_params_files([named, {'device': 'cpu'}], 'vbp', '/', known) == {'device': 'cpu'}
+    assert load_params_files([{'device': 'cpu'}, named], 'vbp', '/', known) == {'device': 'cuda'}
+    # ... and within '/**' the later value wins.
+    assert load_params_files([shared, {'device': 'cpu'}], 'vbp', '/', known) == {'device': 'cpu'}
+    assert load_params_files([{'device': 'cpu'}, shared], 'vbp', '/', known) == {'device': 'cuda'}
+    # A mistyped -p name is kept, to be refused as unknown, not silently dropped.
+    assert load_params_files([{'devcie': 'cpu'}], 'vbp', '/', known) == {'devcie': 'cpu'}

@@ -74,9 +74,9 @@ def describe_parameters() -> str:
 
 def rcl_arguments(params_files: list[str], ros_args: list[str] | None,
                   param_texts: list[str]) -> list[str]:
-    """The argv rclpy gets, ordered as the DDS path applies them: ``--params-file`` files,
-    then the ``--ros-args`` section (rcl applies its files and ``-p`` in order, later ones
-    winning), then ``--param`` values."""
+    """The argv rclpy gets, in the order the DDS path applies them: ``--params-file``
+    files, then the ``--ros-args`` section (files and ``-p`` merged in command-line order, see
+    :func:`load_params_files`), then ``--param`` values."""
     out = [sys.argv[0], '--ros-args']
     for path in params_files:
         out += ['--params-file', path]
@@ -104,7 +104,7 @@ def make_transport(args: argparse.Namespace) -> Any:
     if getattr(args, 'loopback', False):
         from vbp_ros.transport.loopback import use_loopback
         use_loopback()
-    _, overrides, all_remaps, files = split_ros_args(ros_argv)
+    _, _, all_remaps, sources = split_ros_args(ros_argv)
     # 'node:from:=to' applies only to the node of that (original) name, as in rcl.
     remaps = {}
     for src, dst in all_remaps.items():
@@ -117,8 +117,8 @@ def make_transport(args: argparse.Namespace) -> Any:
     node_name = remaps.get('__node', remaps.get('__name', args.node_name))
     namespace = remaps.get('__ns', args.namespace)
     known = {p.name for p in PARAMETERS}
-    values = load_params_files(params_files + files, node_name, namespace, known)
-    values.update(overrides)
+    # Files and -p in command-line order, as rcl merges them.
+    values = load_params_files([*params_files, *sources], node_name, namespace, known)
     for text in param_texts:
         name, value = parse_assignment(text)
         values[name] = value

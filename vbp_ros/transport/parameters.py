@@ -133,8 +133,9 @@ def load_params_file(path: str | Path, node_name: str, namespace: str = '/',
     return load_params_files([path], node_name, namespace, known)
 
 
-def load_params_files(paths: Sequence[str | Path], node_name: str, namespace: str = '/',
-                      known: Collection[str] | None = None) -> dict[str, Any]:
+def load_params_files(paths: Sequence[str | Path | Mapping[str, Any]], node_name: str,
+                      namespace: str = '/', known: Collection[str] | None = None
+                      ) -> dict[str, Any]:
     """Read ROS 2 parameter files and return the values for one node, as rcl and rclpy do.
 
     rcl merges all files into one table of sections in order of first appearance (a section
@@ -142,9 +143,12 @@ def load_params_files(paths: Sequence[str | Path], node_name: str, namespace: st
     rclpy then applies every section that matches the node in that order, later ones winning.
     A key matches the node's fully qualified name with ``/*`` standing for one name and
     ``/**`` for any number (``vbp`` means ``/vbp``: only the node in the root namespace).
+    A ``-p name:=value`` goes into that table too, as ``/**`` (so ``-p`` after a file's
+    ``/**`` section wins, and a ``vbp:`` section that appeared before it loses to it).
 
     Args:
-        paths: the YAML files, in command-line order.
+        paths: the YAML files, and ``-p`` values as ``{name: value}`` mappings, in
+            command-line order.
         node_name: the node's name.
         namespace: the node's namespace.
         known: the node's parameter names. Wildcard sections are shared by many nodes, so
@@ -159,7 +163,12 @@ def load_params_files(paths: Sequence[str | Path], node_name: str, namespace: st
         ParamError: a file cannot be read or is not a mapping.
     """
     sections: dict[str, dict[str, Any]] = {}  # rcl's table: first appearance keeps its place
+    given: dict[str, Any] = {}  # -p values, kept even where ``known`` lacks them
     for path in paths:
+        if isinstance(path, Mapping):
+            sections.setdefault('/**', {}).update(path)
+            given.update(path)
+            continue
         try:
             data = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
@@ -180,6 +189,8 @@ def load_params_files(paths: Sequence[str | Path], node_name: str, namespace: st
         if '*' in key and known is not None:
             values = {k: v for k, v in values.items() if k in known}
         out.update(values)
+    # A mistyped -p name stays, to be refused as unknown rather than dropped.
+    out.update({k: v for k, v in given.items() if k not in out})
     return out
 
 
@@ -272,7 +283,7 @@ def ros_args_last(argv: Iterable[str]) -> list[str]:
 
 
 def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict[str, str],
-                                                 list[str]]:
+                                                 list[str | dict[str, Any]]]:
     """Pull ROS 2 style arguments out of a command line.
 
     Understands ``--ros-args`` sections with ``-p name:=value``, ``-r from:=to``,
@@ -283,12 +294,13 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
         argv: command line words.
 
     Returns:
-        (other words, parameter overrides, remappings, parameter files).
+        (other words, parameter overrides, remappings, parameter sources: the files and each
+        ``-p`` as ``{name: value}``, in command-line order, for :func:`load_params_files`).
     """
     rest: list[str] = []
     params: dict[str, Any] = {}
     remaps: dict[str, str] = {}
-    files: list[str] = []
+    files: list[str | dict[str, Any]] = []
     words = list(argv)
     ignored: list[str] = []
     i = 0
@@ -304,6 +316,7 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
         elif in_ros and word in ('-p', '--param') and i + 1 < len(words):
             name, value = parse_assignment(words[i + 1])
             params[name] = value
+            files.append({name: value})
             i += 1
         elif in_ros and word in ('-r', '--remap') and i + 1 < len(words):
             src, _, dst = words[i + 1].partition(':=')
