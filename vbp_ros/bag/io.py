@@ -245,6 +245,12 @@ class BagReader:
         return dict(getattr(meta, 'custom', None) or {})
 
     @property
+    def output_topics(self) -> set[str]:
+        """The topics vbp_ros wrote into this bag as outputs, as its metadata lists them
+        (:data:`OUTPUT_TOPICS_KEY`; empty for other bags)."""
+        return set(self.metadata.get(OUTPUT_TOPICS_KEY, '').split())
+
+    @property
     def topics(self) -> dict[str, TopicInfo]:
         """Topics by name, in name order."""
         out = {}

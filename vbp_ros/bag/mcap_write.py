@@ -96,11 +96,11 @@ class McapPiecesWriter(storage_mcap.McapWriter):
             self.chunk = self._new_chunk()
             return
         size = chunk.bio.tell()
-        compression = b''  # the string field: length, then nothing
-        head = _CHUNK_HEAD.pack(0x06, 8 + 8 + 8 + 4 + 4 + len(compression) + 8 + size,
+        # start, end, size, crc, compression '' (its length only), compressed size, records
+        head = _CHUNK_HEAD.pack(0x06, 8 + 8 + 8 + 4 + 4 + 8 + size,
                                 chunk.message_start_time, chunk.message_end_time, size, 0)
         chunk_start = self.bio.tell()
-        self.bio.write(head + struct.pack('<I', 0) + struct.pack('<Q', size))
+        self.bio.write(head + struct.pack('<IQ', 0, size))
         for piece in chunk.bio.all():
             self.bio.write(piece)
         chunk_end = self.bio.tell()

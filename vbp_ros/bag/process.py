@@ -321,8 +321,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
             from vbp_ros.pipeline.frame import FramePipeline
             pipeline = FramePipeline(model_path=model_path, device=device,
                                      model_class=model_class)
-        run = _Run(reader, writer, topics, camera, opts, pipeline, progress, stop)
-        run.earlier = earlier
+        run = _Run(reader, writer, topics, camera, opts, pipeline, progress, earlier, stop)
         t_start, cpu_start = time.perf_counter(), time.process_time()
         with torch_threads(pipeline, opts.torch_threads):
             run.execute()
@@ -338,8 +337,7 @@ def process_bag(in_bag: str | Path, out_bag: str | Path, options: ProcessOptions
 def _earlier_outputs(reader: BagReader, opts: ProcessOptions) -> set[str]:
     """Topics of the input that an earlier run wrote: this run's output names, and whatever
     the input's metadata lists (a namespaced or renamed node's recording)."""
-    listed = reader.metadata.get(OUTPUT_TOPICS_KEY, '').split()
-    return {opts.steering_topic, opts.mask_topic, opts.overlay_topic, *listed}
+    return {opts.steering_topic, opts.mask_topic, opts.overlay_topic, *reader.output_topics}
 
 
 def default_torch_threads() -> int:
@@ -374,7 +372,7 @@ class _Run:
 
     def __init__(self, reader: BagReader, writer: BagWriter, topics: dict[str, TopicInfo],
                  camera: str, opts: ProcessOptions, pipeline: Any,
-                 progress: Callable[[int], None] | None,
+                 progress: Callable[[int], None] | None, earlier: set[str],
                  requested_stop: threading.Event | None = None) -> None:
         from vbp_ros import msgs
 
@@ -389,7 +387,7 @@ class _Run:
         self.to_infer: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.to_write: queue.Queue[Any] = queue.Queue(maxsize=2)
         self.timer = _Timer()
-        self.earlier: set[str] = {opts.steering_topic, opts.mask_topic, opts.overlay_topic}
+        self.earlier = earlier  # outputs of an earlier run in the input: never copied
         self.frames = 0
         self.complete = False
         self.reached_end = False

@@ -23,7 +23,7 @@ import numpy as np
 
 from vbp_ros.bag.errors import BagError
 from vbp_ros.bag.html import GENERATOR, Highlight, Section, write_page
-from vbp_ros.bag.io import BagReader, OUTPUT_TOPICS_KEY, TopicInfo
+from vbp_ros.bag.io import BagReader, TopicInfo
 from vbp_ros.bag.plot import SteeringStrip
 from vbp_ros.bag.process import ACKERMANN, CAMERA_TYPES, IMAGE
 from vbp_ros.bag.video import Mp4Writer
@@ -185,8 +185,7 @@ class _Review:
         mask = self._topic(o.mask_topic, (IMAGE,))
         camera = o.camera_topic
         if camera is None:
-            outputs = {o.mask_topic, o.overlay_topic,
-                       *self.reader.metadata.get(OUTPUT_TOPICS_KEY, '').split()}
+            outputs = {o.mask_topic, o.overlay_topic, *self.reader.output_topics}
             cams = [t for t, i in self.topics.items() if i.ros_type in CAMERA_TYPES
                     and t not in outputs]
             camera = cams[0] if len(cams) == 1 else None

@@ -57,18 +57,6 @@ def image_side(text: str) -> int:
     return value
 
 
-#: The largest ROS_DOMAIN_ID (ROS 2: 0..232 on Linux, where higher ids collide with ports).
-MAX_DOMAIN_ID = 232
-
-
-def domain_id(text: str) -> int:
-    """A DDS domain id, 0 to 232."""
-    value = non_negative_int(text)
-    if value > MAX_DOMAIN_ID:
-        raise argparse.ArgumentTypeError(f'{value} is more than {MAX_DOMAIN_ID}')
-    return value
-
-
 def folder(text: str) -> str:
     """A folder path; an empty one (an unset shell variable) is refused, not ignored."""
     if not text.strip():
@@ -84,3 +72,9 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f'{value} is more than {high}')
         return value
     return parse
+
+
+#: The largest ROS_DOMAIN_ID (ROS 2: 0..232 on Linux, where higher ids collide with ports).
+MAX_DOMAIN_ID = 232
+#: A DDS domain id, 0 to 232.
+domain_id = int_in(0, MAX_DOMAIN_ID)

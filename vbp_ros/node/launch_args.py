@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from vbp_ros.node.params import NODE_NAME, PARAMETERS
+from vbp_ros.node.params import NODE_NAME, NodeParams, PARAMETERS
 from vbp_ros.transport.parameters import load_params_file
 
 #: Launch arguments that are also node parameters.
@@ -64,7 +64,6 @@ def camera_arguments(values: Mapping[str, Any]) -> list[str]:
 
 def recorded_topics(values: Mapping[str, Any]) -> list[str]:
     """What ``record:=true`` records: the camera topic the node reads, and its outputs."""
-    from vbp_ros.node.params import NodeParams
     return [NodeParams.from_values(dict(values)).input_topic, '/vbp/steering', '/vbp/mask',
             '/vbp/overlay', '/diagnostics']
 

@@ -300,7 +300,7 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
     rest: list[str] = []
     params: dict[str, Any] = {}
     remaps: dict[str, str] = {}
-    files: list[str | dict[str, Any]] = []
+    sources: list[str | dict[str, Any]] = []
     words = list(argv)
     ignored: list[str] = []
     i = 0
@@ -316,7 +316,7 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
         elif in_ros and word in ('-p', '--param') and i + 1 < len(words):
             name, value = parse_assignment(words[i + 1])
             params[name] = value
-            files.append({name: value})
+            sources.append({name: value})
             i += 1
         elif in_ros and word in ('-r', '--remap') and i + 1 < len(words):
             src, _, dst = words[i + 1].partition(':=')
@@ -326,7 +326,7 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
             remaps[src] = dst
             i += 1
         elif in_ros and word == '--params-file' and i + 1 < len(words):
-            files.append(words[i + 1])
+            sources.append(words[i + 1])
             i += 1
         elif in_ros:  # other rcl arguments (--log-level, --enclave, ...) need rcl
             ignored.append(word)
@@ -336,7 +336,7 @@ def split_ros_args(argv: Iterable[str]) -> tuple[list[str], dict[str, Any], dict
     if ignored:
         logging.getLogger(__name__).warning('ignoring ROS arguments that only rcl applies: %s',
                                             ' '.join(ignored))
-    return rest, params, remaps, files
+    return rest, params, remaps, sources
 
 
 _WITH_VALUE = ('-p', '--param', '-r', '--remap', '--params-file')
