@@ -22,6 +22,7 @@ setup(
     install_requires=[
         'setuptools',
         'numpy>=1.21',
+        'numba>=0.56',
         'torch>=1.13',
         'safetensors>=0.3',
         'opencv-python-headless>=4.5',

@@ -26,7 +26,7 @@ import torch
 
 from vbp_ros.commands.arguments import positive_float, positive_int
 from vbp_ros.core.pilotnet import PilotNet
-from vbp_ros.core.visualbackprop import VisualBackProp
+from vbp_ros.core.visualbackprop import native_chain_available, VisualBackProp
 
 SIZES = {'66x200': (66, 200), '256x455': (256, 455)}
 
@@ -42,6 +42,9 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
         'forward': lambda: model(x),
         'forward+vbp': lambda: vbp(x),
     }
+    if x.device.type == 'cpu' and native_chain_available():
+        fallback = _without_numba(model, x)
+        fns['forward+vbp[no-numba]'] = lambda: fallback(x)
     if graphs:
         from vbp_ros.core.cuda_graph import CudaGraphed
         g_fwd = CudaGraphed(model, x)
@@ -64,6 +67,22 @@ def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
                 m = METHODS[name](model)
                 fns[name] = lambda m=m: m(x)
     return fns
+
+
+def _without_numba(model: torch.nn.Module, x: torch.Tensor) -> VisualBackProp:
+    """A VisualBackProp whose plan for ``x`` was made with ``VBP_ROS_NUMBA=0``: the chain in
+    NumPy or PyTorch, as where Numba is not installed."""
+    vbp = VisualBackProp(model)
+    before = os.environ.get('VBP_ROS_NUMBA')
+    os.environ['VBP_ROS_NUMBA'] = '0'
+    try:
+        vbp(x)
+    finally:
+        if before is None:
+            del os.environ['VBP_ROS_NUMBA']
+        else:
+            os.environ['VBP_ROS_NUMBA'] = before
+    return vbp
 
 
 def _compiled(model: torch.nn.Module, x: torch.Tensor, variant: str, mode: str | None
@@ -135,7 +154,7 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
                     med = _time_interleaved(fns, rounds, dev.type == 'cuda', budget_s)
                 for name, t in med.items():
                     variant = name[name.find('['):] if name.endswith(']') else ''
-                    base = med['forward' + variant]
+                    base = med.get('forward' + variant, med['forward'])  # [no-numba]
                     rows.append({'device': str(dev), 'threads': n_threads, 'size': size,
                                  'layout': 'channels_last' if channels_last else 'nchw',
                                  'batch': batch, 'method': name, 'ms': t * 1e3,
@@ -160,12 +179,14 @@ def report(rows: list[dict]) -> str:
             continue
         lrp_extra = m['lrp']['ms'] - m['forward']['ms']
         # LRP (captum, autograd) runs eagerly; VBP also as it runs in the node on CUDA (graph).
-        variants = {'': 'VBP', '[graph]': 'VBP (CUDA graph)', '[compiled]': 'VBP (compiled)',
+        variants = {'': 'VBP', '[no-numba]': 'VBP (without Numba)', '[graph]': 'VBP (CUDA graph)',
+                    '[compiled]': 'VBP (compiled)',
                     '[compiled-graph]': 'VBP (compiled, CUDA graph)'}
         for variant, what in variants.items():
             if 'forward+vbp' + variant not in m:
                 continue
-            vbp_extra = m['forward+vbp' + variant]['ms'] - m['forward' + variant]['ms']
+            base = m.get('forward' + variant, m['forward'])
+            vbp_extra = m['forward+vbp' + variant]['ms'] - base['ms']
             if vbp_extra > 0:
                 lines.append(f'{key}: LRP extra cost / {what} extra cost = '
                              f'{lrp_extra / vbp_extra:.0f}x')

@@ -21,7 +21,7 @@ from vbp_ros import ModelError, VisualBackProp
     ([64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512,
       512, 512], False),
 ])
-def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool) -> None:
+def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool, cpu_path: str) -> None:
     torch.manual_seed(0)
     layers: list[nn.Module] = []
     stages: list[tuple[nn.Module, nn.Module | None]] = []
@@ -49,8 +49,8 @@ def test_deep_vgg_like_nets_stay_in_range(config: list, bias: bool) -> None:
 
 @pytest.mark.filterwarnings('error::RuntimeWarning')  # the float32 try is silent
 @pytest.mark.parametrize('scale', [65535.0, 2e-6])  # raw 16-bit depth; a tiny input
-@pytest.mark.parametrize('batch', [1, 2])  # on one thread: NumPy chain, torch chain
-def test_extreme_input_scales_stay_in_range(scale: float, batch: int) -> None:
+@pytest.mark.parametrize('batch', [1, 2])
+def test_extreme_input_scales_stay_in_range(scale: float, batch: int, cpu_path: str) -> None:
     # 8 convs: float32 first, where 65535-scaled inputs gave NaN and 2e-6 a mask of max 0.03.
     torch.manual_seed(0)
     stages: list[tuple[nn.Module, nn.Module | None]] = []
@@ -65,13 +65,8 @@ def test_extreme_input_scales_stay_in_range(scale: float, batch: int) -> None:
         width = int(v)
     net = nn.Sequential(*[m for stage in stages for m in stage if m is not None]).eval()
     x = torch.rand(batch, 1, 48, 64) * scale
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.no_grad():
-            _, mask = VisualBackProp(net)(x)
-    finally:
-        torch.set_num_threads(before)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
     want = reference_vbp(x, stages)
     assert torch.isfinite(mask).all()
     assert mask.amax((1, 2)).tolist() == pytest.approx([1.0] * batch)
@@ -464,7 +459,8 @@ def test_an_activation_module_used_as_a_gate_is_not_the_map() -> None:
 
 def test_a_dead_layer_s_zero_mask_is_not_redone(monkeypatch: pytest.MonkeyPatch) -> None:
     # An all-zero map makes a true zero mask: no float64 redo (it would double the cost of
-    # every frame while, say, the camera is covered).
+    # every frame while, say, the camera is covered). The compiled chain has no redo.
+    monkeypatch.setenv('VBP_ROS_NUMBA', '0')
     import vbp_ros.core.visualbackprop as vbp_module
     from vbp_ros import PilotNet
     net = PilotNet().eval()

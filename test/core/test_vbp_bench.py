@@ -7,6 +7,11 @@ from pathlib import Path
 import pytest
 
 from vbp_ros import bench
+from vbp_ros.core.visualbackprop import native_chain_available
+
+# Where the compiled CPU chain is used, the bench also times the chain without it.
+VBP_ROWS = {'forward', 'forward+vbp'} | ({'forward+vbp[no-numba]'} if native_chain_available()
+                                         else set())
 
 
 def test_bench_quick_run(tmp_path: Path, capsys) -> None:
@@ -14,9 +19,11 @@ def test_bench_quick_run(tmp_path: Path, capsys) -> None:
     assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
                        '12', '--budget', '1', '--methods', 'gradient', '--json', str(out)]) == 0
     rows = json.loads(out.read_text())['rows']
-    assert {r['method'] for r in rows} == {'forward', 'forward+vbp', 'gradient'}
-    fwd = next(r for r in rows if r['method'] == 'forward')
-    assert fwd['ratio_to_forward'] == 1.0 and fwd['ms'] > 0
+    assert {r['method'] for r in rows} == VBP_ROWS | {'gradient'}
+    by = {r['method']: r for r in rows}
+    assert by['forward']['ratio_to_forward'] == 1.0 and by['forward']['ms'] > 0
+    for name in VBP_ROWS - {'forward'}:  # compared with the plain forward pass
+        assert by[name]['ratio_to_forward'] == pytest.approx(by[name]['ms'] / by['forward']['ms'])
     assert 'forward+vbp' in capsys.readouterr().out
 
 
@@ -26,7 +33,7 @@ def test_bench_compiled_rows_compare_with_compiled_forward(tmp_path: Path,
     assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
                        '12', '--budget', '1', '--methods', '--compile', '--json', str(out)]) == 0
     rows = {r['method']: r for r in json.loads(out.read_text())['rows']}
-    assert set(rows) == {'forward', 'forward+vbp', 'forward[compiled]', 'forward+vbp[compiled]'}
+    assert set(rows) == VBP_ROWS | {'forward[compiled]', 'forward+vbp[compiled]'}
     assert rows['forward[compiled]']['ratio_to_forward'] == 1.0
     vbp = rows['forward+vbp[compiled]']
     assert vbp['ratio_to_forward'] == pytest.approx(vbp['ms'] / rows['forward[compiled]']['ms'])
@@ -39,8 +46,10 @@ def test_report_compares_lrp_with_each_variant_of_vbp() -> None:
 
     text = bench.report([row('forward', 1.0), row('forward+vbp', 1.2), row('lrp', 7.0),
                          row('forward[compiled]', 0.9), row('forward+vbp[compiled]', 0.95),
-                         row('forward[graph]', 0.2), row('forward+vbp[graph]', 0.24)])
+                         row('forward[graph]', 0.2), row('forward+vbp[graph]', 0.24),
+                         row('forward+vbp[no-numba]', 1.5)])
     assert 'LRP extra cost / VBP extra cost = 30x' in text  # 6.0 / 0.2
+    assert 'LRP extra cost / VBP (without Numba) extra cost = 12x' in text  # 6.0 / 0.5
     assert 'LRP extra cost / VBP (CUDA graph) extra cost = 150x' in text  # 6.0 / 0.04
     assert 'LRP extra cost / VBP (compiled) extra cost = 120x' in text  # 6.0 / 0.05
     text = bench.report([row('forward', 1.0), row('forward+vbp', 0.99), row('lrp', 3.0)])
@@ -58,7 +67,6 @@ def test_bench_says_which_methods_it_cannot_time(tmp_path: Path, capsys,
     assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
                        '12', '--budget', '1', '--methods', 'gradient', 'lrp', '--json',
                        str(out)]) == 0
-    assert {r['method'] for r in json.loads(out.read_text())['rows']} == {
-        'forward', 'forward+vbp', 'gradient'}
+    assert {r['method'] for r in json.loads(out.read_text())['rows']} == VBP_ROWS | {'gradient'}
     assert "not timed, as captum cannot be imported (No module named 'matplotlib'): lrp" \
         in capsys.readouterr().err

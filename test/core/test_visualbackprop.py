@@ -140,16 +140,6 @@ NETS = {'plain': (_net_plain, (3, 40, 52)),
         'custom_forward': (_net_custom, (1, 33, 50))}
 
 
-@pytest.fixture(params=['all_threads', 'one_thread'])
-def threads(request: pytest.FixtureRequest):
-    """Both CPU code paths: batch 1 on one thread runs the chain in NumPy."""
-    before = torch.get_num_threads()
-    if request.param == 'one_thread':
-        torch.set_num_threads(1)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(params=['dense', 'banded'])
 def upsampling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both ways of upsampling large maps: dense matrix products or strided slice-adds."""
@@ -160,7 +150,7 @@ def upsampling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize('name', sorted(NETS))
 @pytest.mark.parametrize('batch', [1, 3])
-def test_matches_reference(name: str, batch: int, threads: str, upsampling: str) -> None:
+def test_matches_reference(name: str, batch: int, cpu_path: str, upsampling: str) -> None:
     build, shape = NETS[name]
     net, stages = build()
     net.eval()
@@ -178,7 +168,7 @@ def test_matches_reference(name: str, batch: int, threads: str, upsampling: str)
     assert torch.allclose(mask, expected, atol=1e-5), (mask - expected).abs().max()
 
 
-def test_pilotnet_matches_reference(threads: str, upsampling: str) -> None:
+def test_pilotnet_matches_reference(cpu_path: str, upsampling: str) -> None:
     torch.manual_seed(4)
     net = PilotNet().eval()
     convs = [m for m in net if isinstance(m, nn.Conv2d)]
@@ -216,7 +206,7 @@ def test_mask_peaks_on_bright_square() -> None:
     assert inside > 5 * outside / (48 * 64 - 64)
 
 
-def test_batch_equals_singles(threads: str) -> None:
+def test_batch_equals_singles(cpu_path: str) -> None:
     net = PilotNet().eval()
     vbp = VisualBackProp(net)
     x = torch.randn(5, 3, 66, 200)
@@ -228,7 +218,7 @@ def test_batch_equals_singles(threads: str) -> None:
 
 
 @pytest.mark.parametrize('batch', [1, 2])
-def test_constant_mask_is_zero_not_nan(batch: int, threads: str) -> None:
+def test_constant_mask_is_zero_not_nan(batch: int, cpu_path: str) -> None:
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.ReLU())
     with torch.no_grad():
         for c in (net[0], net[2]):
@@ -405,7 +395,7 @@ def test_layer_names() -> None:
 
 
 @pytest.mark.parametrize('batch', [1, 2])
-def test_channels_last_same_mask(batch: int, threads: str) -> None:
+def test_channels_last_same_mask(batch: int, cpu_path: str) -> None:
     net = PilotNet().eval()
     x = torch.randn(batch, 3, 66, 200)
     out, mask = VisualBackProp(net)(x)
@@ -426,3 +416,23 @@ def test_on_output_comes_before_the_mask() -> None:
         res = vbp.explain(x, on_output=lambda out: events.append(out))
     assert len(events) == 2 and events[1] == 'mask'
     assert events[0] is res.output and torch.allclose(res.output, net(x))
+
+
+def test_the_cpu_chain_is_compiled_where_numba_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('numba')
+    from vbp_ros.core import native_chain
+    calls: list[int] = []
+    real = native_chain.NativeChain.mask
+    monkeypatch.setattr(native_chain.NativeChain, 'mask',
+                        lambda self, maps: calls.append(len(maps)) or real(self, maps))
+    net = PilotNet().eval()
+    x = torch.rand(2, 3, 66, 200)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        assert calls == [5]  # one call for the five maps
+        VisualBackProp(net).explain(x, intermediates=True)  # these come from PyTorch
+        assert calls == [5]
+        monkeypatch.setenv('VBP_ROS_NUMBA', '0')
+        _, without = VisualBackProp(net)(x)
+    assert calls == [5]
+    assert torch.allclose(mask, without, atol=1e-6)

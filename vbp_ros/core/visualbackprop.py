@@ -15,16 +15,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules import module as _torch_module
 
 from vbp_ros.core.box_upsample import Band, BoxUpsample, chain_dtype, upsample_chain
 from vbp_ros.core.layer_chain import build_chain, Chain, CONV, POOL, record_calls, Tap
 from vbp_ros.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from vbp_ros.core.native_chain import NativeChain
 
 _PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
 
@@ -63,6 +68,8 @@ class _Plan:
         self.dtype = chain_dtype(len(chain.taps), device)
         self.up = [BoxUpsample(a, b, device, self.dtype) for a, b in upsample]
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
+        self.native = (_native_chain(upsample) if device.type == 'cpu' and not for_compile
+                       else None)
         self._upsample, self._device = upsample, device
         self._wide: tuple[list[BoxUpsample], list[BoxUpsample]] | None = None
         self.shapes = [t.shape for t in chain.taps]
@@ -105,8 +112,9 @@ class _Plan:
         (hooks attached, where the plan uses hooks)."""
         return self.hooks.attached() if self.hooks is not None else contextlib.nullcontext()
 
-    def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor:
-        """Map ``k`` from the activation ``t`` it is read from: N×h×w float32.
+    def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor | np.ndarray:
+        """Map ``k`` from the activation ``t`` it is read from: N×h×w float32, as a NumPy
+        array where the native chain takes it (float32 on the CPU).
 
         A channel sum instead of the mean (one kernel instead of two): the 1/C is applied with
         the upsampling of the map (see ``__init__``).
@@ -115,7 +123,11 @@ class _Plan:
             t = t.detach()
         if self.reshape[k]:
             t = t.reshape(t.shape[0], *self.shapes[k])
-        return t.sum(1) if t.dtype == torch.float32 else t.sum(1, dtype=torch.float32)
+        if t.dtype != torch.float32:
+            return t.sum(1, dtype=torch.float32)
+        if self.native is not None:
+            return self.native.channel_sum(t.numpy())
+        return t.sum(1)
 
 
 class _TapHooks:
@@ -200,14 +212,16 @@ def _layer_names(model: nn.Module, layers: Sequence[str | nn.Module]) -> list[st
     return out
 
 
+_SPATIAL = CONV + POOL
+
+
 def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
     """Leaf modules of a (nested) plain ``nn.Sequential`` without hooks, else None.
 
     Checked on every call (a few microseconds), so hooks or layers added after the
     VisualBackProp was made are honoured.
     """
-    from torch.nn.modules import module as torch_module
-    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+    if _torch_module._global_forward_hooks or _torch_module._global_forward_pre_hooks:
         return None
     return _flatten(model)
 
@@ -225,7 +239,7 @@ def _flatten(model: nn.Module) -> list[nn.Module] | None:
             if inner is None:
                 return None
             flat.extend(inner)
-        elif m._modules and not isinstance(m, CONV + POOL):  # a block with its own forward
+        elif m._modules and not isinstance(m, _SPATIAL):  # a block with its own forward
             return None
         else:
             flat.append(m)
@@ -367,8 +381,13 @@ class VisualBackProp:
         return x, maps  # type: ignore[return-value]
 
     @staticmethod
-    def _combine(output: torch.Tensor, maps: list[torch.Tensor], plan: _Plan,
+    def _combine(output: torch.Tensor, maps: list[torch.Tensor | np.ndarray], plan: _Plan,
                  intermediates: bool) -> VbpResult:
+        if all(isinstance(m, np.ndarray) for m in maps):
+            if not intermediates:  # the native chain: one compiled call
+                assert plan.native is not None
+                return VbpResult(output, torch.from_numpy(plan.native.mask(maps)))
+        maps = [torch.from_numpy(m) if isinstance(m, np.ndarray) else m for m in maps]
         if (plan.numpy_steps is not None and not intermediates and maps[0].shape[0] == 1
                 and torch.get_num_threads() == 1):
             # Batch 1 on one CPU thread (the node's case): the same arithmetic on NumPy views
@@ -394,6 +413,28 @@ class VisualBackProp:
         averaged = [m / c for m, (c, _, _) in zip(maps, plan.shapes)]  # sums -> channel means
         return VbpResult(output, mask, averaged=averaged,
                          intermediate=[t.contiguous() for t in inter[::-1]])
+
+
+def native_chain_available() -> bool:
+    """Whether masks on the CPU use the compiled chain of :mod:`vbp_ros.core.native_chain`:
+    Numba can be imported and the environment does not set ``VBP_ROS_NUMBA=0``."""
+    return _native_chain_class() is not None
+
+
+def _native_chain_class() -> type[NativeChain] | None:
+    if os.environ.get('VBP_ROS_NUMBA', '1') == '0':
+        return None
+    try:
+        from vbp_ros.core.native_chain import NativeChain
+    except ImportError:
+        return None
+    return NativeChain
+
+
+def _native_chain(upsample: list[tuple[torch.Tensor, torch.Tensor]]) -> NativeChain | None:
+    """The compiled CPU chain for these footprint matrices, where available."""
+    cls = _native_chain_class()
+    return cls(upsample) if cls is not None else None
 
 
 def _full_precision(t: torch.Tensor) -> contextlib.AbstractContextManager[None]:
