@@ -6,20 +6,20 @@ each of them runs with cold caches, several times slower than in a warm loop. He
 channel sum is one call, made while its activation is still in cache, and the whole
 upsampling chain with its products and the normalisation is one more.
 
-Footprint matrices (see
-:mod:`vbp_ros.core.box_upsample`) are stored as compressed rows: for each output index the
-input indices that reach it and their weights, so the work is proportional to the taps, not
-to the size of a dense product. After each product the mask is scaled to a maximum of 1, which
+Footprint matrices (see :mod:`vbp_ros.core.box_upsample`) are stored as compressed rows: for
+each output index the input indices that reach it and their weights, so the work is
+proportional to the taps, not to the size of a dense product. After each product the mask is scaled to a maximum of 1, which
 leaves the normalised mask unchanged and keeps any depth of network within float32's range.
 
-This module imports Numba; :func:`vbp_ros.core.visualbackprop` falls back to NumPy or PyTorch
+This module imports Numba; :mod:`vbp_ros.core.visualbackprop` falls back to NumPy or PyTorch
 where it cannot be imported.
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numba
 import numpy as np
-import torch
 
 # Columns of the per-step geometry table.
 _OUT_H, _OUT_W, _IN_H, _IN_W, _ROWS, _COLS = range(6)
@@ -57,22 +57,17 @@ def _mask(maps: tuple[np.ndarray, ...], geo: np.ndarray, ptr: np.ndarray, idx: n
     cur = maps[last]
     n = cur.shape[0]
     scale = np.ones(n, np.float32)
-    # Scratch space, allocated once: two masks between steps (in turn), two transposes.
-    inner = (geo[1:, _OUT_H] * geo[1:, _OUT_W]).max() if last else 1
-    masks = np.empty((2, n * inner), np.float32)
+    # Scratch space for the transposes, allocated once.
     flat_t = np.empty((geo[:, _IN_W] * geo[:, _IN_H]).max(), np.float32)
-    flat_wide = np.empty((2, (geo[:, _OUT_W] * geo[:, _IN_H]).max()), np.float32)
+    flat_wide_t = np.empty((geo[:, _OUT_W] * geo[:, _IN_H]).max(), np.float32)
+    flat_wide = np.empty_like(flat_wide_t)
     for k in range(last, -1, -1):
         big_h, big_w, h, w = geo[k, _OUT_H], geo[k, _OUT_W], geo[k, _IN_H], geo[k, _IN_W]
         rows, cols = geo[k, _ROWS], geo[k, _COLS]
-        if k:
-            up = masks[k % 2, :n * big_h * big_w].reshape((n, big_h, big_w))
-            up[:] = 0.0
-        else:
-            up = np.zeros((n, big_h, big_w), np.float32)
+        up = np.zeros((n, big_h, big_w), np.float32)
         cur_t = flat_t[:w * h].reshape((w, h))
-        wide_t = flat_wide[0, :big_w * h].reshape((big_w, h))
-        wide = flat_wide[1, :big_w * h].reshape((h, big_w))
+        wide_t = flat_wide_t[:big_w * h].reshape((big_w, h))
+        wide = flat_wide[:big_w * h].reshape((h, big_w))
         below = maps[k - 1] if k else cur
         for b in range(n):
             # Along the width, on the transposed map so that the inner loop is contiguous.
@@ -136,8 +131,9 @@ class NativeChain:
     """VisualBackProp's channel sums and chain for one input size, on the CPU.
 
     Args:
-        upsample: per map (shallow to deep) the footprint matrices ``(A_h, A_w)`` that scale
-            it up to the size of the map below it (the input for the first).
+        upsample: per map (shallow to deep) the footprint matrices ``(A_h, A_w)`` (CPU tensors
+            or arrays) that scale it up to the size of the map below it (the input for the
+            first). No torch needed here: the kernels only see NumPy arrays.
 
     Per call: :meth:`channel_sum` for each map as its activation comes out of the forward
     pass, then :meth:`mask`.
@@ -146,14 +142,14 @@ class NativeChain:
     #: The N×h×w map of a float32 N×C×h×w activation: its sum over channels.
     channel_sum = staticmethod(_channel_sum)
 
-    def __init__(self, upsample: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def __init__(self, upsample: Sequence[tuple[Any, Any]]) -> None:
         ptr: list[int] = []
         idx: list[int] = []
         val: list[float] = []
 
-        def rows(a: torch.Tensor) -> int:  # append a's compressed rows; return where they start
+        def rows(a: Any) -> int:  # append a's compressed rows; return where they start
             start = len(ptr)
-            for row in a.numpy():
+            for row in np.asarray(a):
                 ptr.append(len(idx))
                 (taps,) = np.nonzero(row)
                 idx.extend(taps.tolist())
