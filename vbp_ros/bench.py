@@ -36,13 +36,14 @@ BASELINES = ('gradient', 'gradcam', 'lrp')
 
 
 def _methods(model: torch.nn.Module, x: torch.Tensor, names: list[str],
-             graphs: bool, compiled: bool = False) -> dict[str, Callable[[], object]]:
+             graphs: bool, compiled: bool = False, without_numba: bool = False
+             ) -> dict[str, Callable[[], object]]:
     vbp = VisualBackProp(model)
     fns: dict[str, Callable[[], object]] = {
         'forward': lambda: model(x),
         'forward+vbp': lambda: vbp(x),
     }
-    if x.device.type == 'cpu' and native_chain_available():
+    if without_numba and x.device.type == 'cpu' and native_chain_available():
         fallback = _without_numba(model, x)
         fns['forward+vbp[no-numba]'] = lambda: fallback(x)
     if graphs:
@@ -129,7 +130,7 @@ def _time_interleaved(fns: dict[str, Callable[[], object]], rounds: int, sync: b
 def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] | None = None,
         threads: list[int] | None = None, methods: list[str] | None = None, rounds: int = 200,
         budget_s: float = 20.0, graphs: bool = True, channels_last: bool = False,
-        compiled: bool = False) -> list[dict]:
+        compiled: bool = False, without_numba: bool = False) -> list[dict]:
     """Run every configuration; return one row per (config, method)."""
     dev = torch.device(device)
     sizes = sizes or list(SIZES)
@@ -150,7 +151,8 @@ def run(device: str = 'cpu', sizes: list[str] | None = None, batches: list[int] 
                     x = x.contiguous(memory_format=torch.channels_last)
                 # no_grad, not inference_mode: the gradient baselines re-enable autograd.
                 with torch.no_grad():
-                    fns = _methods(model, x, methods, graphs and dev.type == 'cuda', compiled)
+                    fns = _methods(model, x, methods, graphs and dev.type == 'cuda', compiled,
+                                   without_numba)
                     med = _time_interleaved(fns, rounds, dev.type == 'cuda', budget_s)
                 for name, t in med.items():
                     variant = name[name.find('['):] if name.endswith(']') else ''
@@ -219,6 +221,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--compile', action='store_true',
                    help="also time torch.compile'd forward and forward+vbp, on CUDA also "
                         'with CUDA graphs (compiling takes seconds per configuration)')
+    p.add_argument('--without-numba', action='store_true',
+                   help='also time VisualBackProp with its CPU chain in NumPy/PyTorch, as '
+                        'without Numba (a third call per round, which slows the others)')
     p.add_argument('--channels-last', action='store_true',
                    help='model and input in channels_last (as the node runs them)')
     p.add_argument('--json', help='also write the rows to this JSON file')
@@ -242,7 +247,8 @@ def run_args(args: argparse.Namespace) -> int:
         print(f'device {device!r} requested but CUDA is not available', file=sys.stderr)
         return 2
     rows = run(device, args.sizes, args.batches, args.threads, args.methods, args.rounds,
-               args.budget, not args.no_graphs, args.channels_last, args.compile)
+               args.budget, not args.no_graphs, args.channels_last, args.compile,
+               args.without_numba)
     print(report(rows))
     if args.json:
         meta = {'torch': torch.__version__, 'python': platform.python_version(),

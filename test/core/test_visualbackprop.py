@@ -436,3 +436,46 @@ def test_the_cpu_chain_is_compiled_where_numba_is(monkeypatch: pytest.MonkeyPatc
         _, without = VisualBackProp(net)(x)
     assert calls == [5]
     assert torch.allclose(mask, without, atol=1e-6)
+
+
+class _AddInPlace(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.add_(1.0)
+
+
+def test_an_activation_changed_in_place_after_it_was_read(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the compiled chain the traced forward keeps the activations and sums them after the
+    # pass; one changed in place later is caught, the pass is run again with the sums taken
+    # as it runs, and so are later calls.
+    pytest.importorskip('numba')
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2), nn.ReLU(), _AddInPlace(),
+                        nn.Conv2d(4, 4, 3), nn.ReLU()).eval()
+    x = torch.rand(2, 1, 21, 25)
+    with torch.no_grad():
+        monkeypatch.setenv('VBP_ROS_NUMBA', '0')
+        want_out, want = VisualBackProp(net)(x)
+        monkeypatch.delenv('VBP_ROS_NUMBA')
+        vbp = VisualBackProp(net)
+        with caplog.at_level('WARNING', logger='vbp_ros.core.visualbackprop'):
+            for _ in range(2):
+                out, mask = vbp(x)
+                assert torch.allclose(out, want_out) and torch.allclose(mask, want, atol=1e-6)
+    assert sum('changed in place' in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize('late', [True, False])
+def test_maps_summed_after_or_during_the_pass_agree(late: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('numba')
+    import vbp_ros.core.visualbackprop as vbp_module
+    if not late:  # more activations than the budget for keeping them
+        monkeypatch.setattr(vbp_module, 'LATE_SUM_BYTES', 0)
+    net = PilotNet().eval()
+    x = torch.rand(3, 3, 66, 200)
+    with torch.no_grad():
+        _, mask = VisualBackProp(net)(x)
+        monkeypatch.setenv('VBP_ROS_NUMBA', '0')
+        _, want = VisualBackProp(net)(x)
+    assert torch.allclose(mask, want, atol=1e-6)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from vbp_ros.errors import InputError, ModelError
 
 if TYPE_CHECKING:
     from vbp_ros.core.native_chain import NativeChain
+
+log = logging.getLogger(__name__)
 
 _PlanKey = tuple[tuple[int, ...], torch.device, torch.dtype]
 
@@ -70,6 +73,8 @@ class _Plan:
         self.numpy_steps = ([s.numpy() for s in self.up] if device.type == 'cpu' else None)
         self.native = (_native_chain(upsample) if device.type == 'cpu' and not for_compile
                        else None)
+        # Bytes per image of the activations the maps are read from (see VisualBackProp._run).
+        self.tap_bytes = 4 * sum(math.prod(t.shape) for t in chain.taps)
         self._upsample, self._device = upsample, device
         self._wide: tuple[list[BoxUpsample], list[BoxUpsample]] | None = None
         self.shapes = [t.shape for t in chain.taps]
@@ -86,6 +91,9 @@ class _Plan:
         # (input tap) or after which (output tap) each map is read.
         self.seq_points: dict[int, list[int]] | None = None
         self.flat = flat
+        # Traced forward with the compiled chain: channel sums after the forward pass (see
+        # VisualBackProp._run), until an activation is found changed in place.
+        self.late_sums = flat is not None and self.native is not None
         if flat is not None:
             positions: dict[int, list[int]] = {}  # a module can sit at several places
             for i, m in enumerate(flat):
@@ -213,6 +221,9 @@ def _layer_names(model: nn.Module, layers: Sequence[str | nn.Module]) -> list[st
 
 
 _SPATIAL = CONV + POOL
+
+#: Up to this many bytes of activations per call, the traced forward sums them after the pass.
+LATE_SUM_BYTES = 8 << 20
 
 
 def _flatten_sequential(model: nn.Module) -> list[nn.Module] | None:
@@ -370,15 +381,34 @@ class VisualBackProp:
             return output, plan.hooks.collected()
         # Traced forward of a plain Sequential: no hooks at all.
         assert plan.flat is not None and plan.seq_points is not None
-        maps: list[torch.Tensor | None] = [None] * len(plan.shapes)
-        points = plan.seq_points
+        # With the compiled chain in inference, the activations are kept and summed after the
+        # forward pass, one call after the other: summed as the forward pass runs, each sum's
+        # code starts cold after a conv layer (PilotNet: +14.8 % against +8.7 %, side by side).
+        # Kept only while small, and checked for in-place changes after they were read.
+        late = (plan.late_sums and x.shape[0] * plan.tap_bytes <= LATE_SUM_BYTES
+                and not self.model.training)
+        maps: list = [None] * len(plan.shapes)
+        versions = [0] * len(maps)
+        points, start = plan.seq_points, x
         for i, module in enumerate(plan.flat):
             for k in points.get(i, ()):
-                maps[k] = plan.channel_sum(k, x)
+                if late:
+                    maps[k], versions[k] = x, x._version
+                else:
+                    maps[k] = plan.channel_sum(k, x)
             x = module(x)
         for k in points.get(len(plan.flat), ()):
-            maps[k] = plan.channel_sum(k, x)
-        return x, maps  # type: ignore[return-value]
+            maps[k] = plan.channel_sum(k, x)  # the model's output: nothing runs after it
+        if late:
+            if any(t._version != v for t, v in zip(maps, versions) if isinstance(t, torch.Tensor)):
+                plan.late_sums = False
+                log.warning('an activation VisualBackProp reads was changed in place later in '
+                            'the forward pass; the pass is run again, and from now on its '
+                            'maps are summed as it runs')
+                return self._run(start, plan)
+            maps = [plan.channel_sum(k, t) if isinstance(t, torch.Tensor) else t
+                    for k, t in enumerate(maps)]
+        return x, maps
 
     @staticmethod
     def _combine(output: torch.Tensor, maps: list[torch.Tensor | np.ndarray], plan: _Plan,
