@@ -421,21 +421,27 @@ def test_on_output_comes_before_the_mask() -> None:
 def test_the_cpu_chain_is_compiled_where_numba_is(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip('numba')
     from vbp_ros.core import native_chain
-    calls: list[int] = []
-    real = native_chain.NativeChain.mask
-    monkeypatch.setattr(native_chain.NativeChain, 'mask',
-                        lambda self, maps: calls.append(len(maps)) or real(self, maps))
+    calls: list[tuple[str, int]] = []
+    for name in ('mask', 'mask_of'):  # from the maps, or from the activations kept
+        real = getattr(native_chain.NativeChain, name)
+        monkeypatch.setattr(native_chain.NativeChain, name,
+                            lambda self, maps, name=name, real=real:
+                            calls.append((name, len(maps))) or real(self, maps))
     net = PilotNet().eval()
     x = torch.rand(2, 3, 66, 200)
     with torch.no_grad():
         _, mask = VisualBackProp(net)(x)
-        assert calls == [5]  # one call for the five maps
+        assert calls == [('mask_of', 5)]  # one call for the five maps
+        _, train_mask = VisualBackProp(net.train())(x)  # training: maps summed as it runs
+        assert calls[1:] == [('mask', 5)]
+        net.eval()
         VisualBackProp(net).explain(x, intermediates=True)  # these come from PyTorch
-        assert calls == [5]
+        assert len(calls) == 2
         monkeypatch.setenv('VBP_ROS_NUMBA', '0')
         _, without = VisualBackProp(net)(x)
-    assert calls == [5]
-    assert torch.allclose(mask, without, atol=1e-6)
+    assert len(calls) == 2
+    assert torch.allclose(mask, without, atol=1e-6) and torch.allclose(train_mask, without,
+                                                                        atol=1e-6)
 
 
 class _AddInPlace(nn.Module):
@@ -479,3 +485,32 @@ def test_maps_summed_after_or_during_the_pass_agree(late: bool,
         monkeypatch.setenv('VBP_ROS_NUMBA', '0')
         _, want = VisualBackProp(net)(x)
     assert torch.allclose(mask, want, atol=1e-6)
+
+
+def test_under_inference_mode_activations_are_kept_only_when_nothing_can_change_them(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Inference tensors have no version counter: a model with a module after the first map
+    # that could change an activation in place (one of its own, or inplace=True) has its maps
+    # summed as it runs. (An in-place ReLU before the map is read is no such module.)
+    pytest.importorskip('numba')
+    from vbp_ros.core import native_chain
+    kept: list[int] = []
+    real = native_chain.NativeChain.mask_of
+    monkeypatch.setattr(native_chain.NativeChain, 'mask_of',
+                        lambda self, acts: kept.append(len(acts)) or real(self, acts))
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 21, 25)
+    for middle, keeps in ((nn.Identity(), True), (nn.ReLU(inplace=True), True),
+                          (_AddInPlace(), False), (nn.Dropout(0.5, inplace=True), False)):
+        net = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2), nn.ReLU(), middle,
+                            nn.Conv2d(4, 4, 3), nn.ReLU()).eval()
+        with torch.no_grad():
+            monkeypatch.setenv('VBP_ROS_NUMBA', '0')
+            want = VisualBackProp(net)(x)[1]
+            monkeypatch.delenv('VBP_ROS_NUMBA')
+        kept.clear()
+        with torch.inference_mode(), caplog.at_level('WARNING'):
+            mask = VisualBackProp(net)(x)[1]
+        assert kept == ([2] if keeps else [])
+        assert torch.allclose(mask, want, atol=1e-6)
+    assert not [r for r in caplog.records if 'changed in place' in r.getMessage()]

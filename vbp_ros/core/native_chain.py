@@ -117,6 +117,22 @@ def _mask(maps: tuple[np.ndarray, ...], geo: np.ndarray, ptr: np.ndarray, idx: n
     return cur
 
 
+@numba.njit(cache=True, nogil=True)
+def _mask_of(acts: tuple[np.ndarray, ...], channels_last: tuple[bool, ...], geo: np.ndarray,
+             ptr: np.ndarray, idx: np.ndarray, val: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """:func:`_mask` of the channel sums of ``acts``: N×C×h×w, or N×h×w×C where
+    ``channels_last``."""
+    maps = []
+    for k in range(len(acts)):
+        a = acts[k]
+        if channels_last[k]:
+            n, h, w, c = a.shape
+            maps.append(_sum_rows(a.reshape((n * h * w, c))).reshape((n, h, w)))
+        else:
+            maps.append(_sum_channels(a))
+    return _mask(maps, geo, ptr, idx, val)
+
+
 @numba.njit(cache=True, nogil=True, inline='always')
 def _normalise(flat: np.ndarray) -> None:  # pragma: no cover
     """Min-max normalise ``flat`` in place to [0, 1]; a constant one becomes 0."""
@@ -173,6 +189,18 @@ class NativeChain:
         self.ptr = np.array(ptr, np.int64)
         self.idx = np.array(idx, np.int64)
         self.val = np.array(val, np.float32)
+
+    def mask_of(self, acts: list[np.ndarray]) -> np.ndarray:
+        """The N×H×W mask in [0, 1] (float32) from the float32 N×C×h×w activations the maps
+        are the channel sums of (shallow to deep): sums, chain and normalisation in one call."""
+        arrays, channels_last = [], []
+        for a in acts:
+            last = a.shape[1] > 1 and a.strides[1] == a.itemsize
+            # C-contiguous, N×h×w×C if channels last: one array type for the whole tuple.
+            arrays.append(np.ascontiguousarray(a.transpose(0, 2, 3, 1) if last else a))
+            channels_last.append(last)
+        return _mask_of(tuple(arrays), tuple(channels_last), self.geo, self.ptr, self.idx,
+                        self.val)
 
     def mask(self, maps: list[np.ndarray]) -> np.ndarray:
         """The N×H×W mask in [0, 1] (float32) from the maps (shallow to deep)."""

@@ -92,8 +92,11 @@ class _Plan:
         self.seq_points: dict[int, list[int]] | None = None
         self.flat = flat
         # Traced forward with the compiled chain: channel sums after the forward pass (see
-        # VisualBackProp._run), until an activation is found changed in place.
+        # VisualBackProp._run), until an activation is found changed in place. Under
+        # torch.inference_mode, where tensors have no version counter to tell, only if no
+        # module from the first map on could change one: PyTorch's own, none in place.
         self.late_sums = flat is not None and self.native is not None
+        self.never_in_place = False
         if flat is not None:
             positions: dict[int, list[int]] = {}  # a module can sit at several places
             for i, m in enumerate(flat):
@@ -103,6 +106,9 @@ class _Plan:
                 i = positions[id(t.call.module)][t.call.occurrence]
                 points.setdefault(i + (0 if t.where == 'input' else 1), []).append(k)
             self.seq_points = points
+            self.never_in_place = all(
+                type(m).__module__.startswith('torch.nn.') and not getattr(m, 'inplace', False)
+                for m in flat[min(points, default=0):])
         # Otherwise forward hooks read the maps. Made once per plan: compiled code then sees the
         # same hook functions on every call (new ones would make TorchDynamo recompile).
         self.hooks = _TapHooks(chain.taps, self.channel_sum) if flat is None else None
@@ -120,6 +126,12 @@ class _Plan:
         (hooks attached, where the plan uses hooks)."""
         return self.hooks.attached() if self.hooks is not None else contextlib.nullcontext()
 
+    def activation(self, k: int, t: torch.Tensor) -> torch.Tensor:
+        """The N×C×h×w activation map ``k`` is read from, given the tensor ``t`` at its tap."""
+        if t.requires_grad:
+            t = t.detach()
+        return t.reshape(t.shape[0], *self.shapes[k]) if self.reshape[k] else t
+
     def channel_sum(self, k: int, t: torch.Tensor) -> torch.Tensor | np.ndarray:
         """Map ``k`` from the activation ``t`` it is read from: N×h×w float32, as a NumPy
         array where the native chain takes it (float32 on the CPU).
@@ -127,15 +139,17 @@ class _Plan:
         A channel sum instead of the mean (one kernel instead of two): the 1/C is applied with
         the upsampling of the map (see ``__init__``).
         """
-        if t.requires_grad:
-            t = t.detach()
-        if self.reshape[k]:
-            t = t.reshape(t.shape[0], *self.shapes[k])
+        t = self.activation(k, t)
         if t.dtype != torch.float32:
             return t.sum(1, dtype=torch.float32)
         if self.native is not None:
             return self.native.channel_sum(t.numpy())
         return t.sum(1)
+
+
+class _Kept(list):
+    """The float32 N×C×h×w activations (NumPy views) kept by the traced forward, for the
+    compiled chain to sum."""
 
 
 class _TapHooks:
@@ -382,37 +396,52 @@ class VisualBackProp:
         # Traced forward of a plain Sequential: no hooks at all.
         assert plan.flat is not None and plan.seq_points is not None
         # With the compiled chain in inference, the activations are kept and summed after the
-        # forward pass, one call after the other: summed as the forward pass runs, each sum's
-        # code starts cold after a conv layer (PilotNet: +14.8 % against +8.7 %, side by side).
-        # Kept only while small, and checked for in-place changes after they were read.
+        # forward pass, in the chain's one call: summed as the pass runs, each sum's code starts
+        # cold after a conv layer (PilotNet, side by side: +10.2 to +11.3 % against +13.8 to
+        # +14.5 %). Kept only while small, and checked for in-place changes after they were read.
         late = (plan.late_sums and x.shape[0] * plan.tap_bytes <= LATE_SUM_BYTES
                 and not self.model.training)
+        tracked = late and not torch.is_inference_mode_enabled()  # else no version counters
+        late = late and (tracked or plan.never_in_place)
         maps: list = [None] * len(plan.shapes)
         versions = [0] * len(maps)
+
+        def take(k: int, t: torch.Tensor) -> None:
+            if not late:
+                maps[k] = plan.channel_sum(k, t)
+            elif tracked:
+                maps[k], versions[k] = t, t._version
+            else:
+                maps[k] = t
+
         points, start = plan.seq_points, x
         for i, module in enumerate(plan.flat):
             for k in points.get(i, ()):
-                if late:
-                    maps[k], versions[k] = x, x._version
-                else:
-                    maps[k] = plan.channel_sum(k, x)
+                take(k, x)
             x = module(x)
         for k in points.get(len(plan.flat), ()):
-            maps[k] = plan.channel_sum(k, x)  # the model's output: nothing runs after it
-        if late:
-            if any(t._version != v for t, v in zip(maps, versions) if isinstance(t, torch.Tensor)):
-                plan.late_sums = False
-                log.warning('an activation VisualBackProp reads was changed in place later in '
-                            'the forward pass; the pass is run again, and from now on its '
-                            'maps are summed as it runs')
-                return self._run(start, plan)
-            maps = [plan.channel_sum(k, t) if isinstance(t, torch.Tensor) else t
-                    for k, t in enumerate(maps)]
-        return x, maps
+            take(k, x)
+        if not late:
+            return x, maps
+        if tracked and any(t._version != v for t, v in zip(maps, versions)):
+            plan.late_sums = False
+            log.warning('an activation VisualBackProp reads was changed in place later in the '
+                        'forward pass; the pass is run again, and from now on its maps are '
+                        'summed as it runs')
+            return self._run(start, plan)
+        acts = [plan.activation(k, t) for k, t in enumerate(maps)]
+        if all(a.dtype == torch.float32 for a in acts):
+            return x, _Kept(a.numpy() for a in acts)
+        return x, [plan.channel_sum(k, t) for k, t in enumerate(maps)]
 
     @staticmethod
     def _combine(output: torch.Tensor, maps: list[torch.Tensor | np.ndarray], plan: _Plan,
                  intermediates: bool) -> VbpResult:
+        if isinstance(maps, _Kept):  # activations: sums, chain and normalisation in one call
+            assert plan.native is not None
+            if not intermediates:
+                return VbpResult(output, torch.from_numpy(plan.native.mask_of(maps)))
+            maps = [plan.native.channel_sum(a) for a in maps]
         if all(isinstance(m, np.ndarray) for m in maps):
             if not intermediates:  # the native chain: one compiled call
                 assert plan.native is not None
