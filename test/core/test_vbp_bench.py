@@ -21,8 +21,10 @@ def test_bench_quick_run(tmp_path: Path, capsys) -> None:
     assert 'forward+vbp' in capsys.readouterr().out
 
 
-def test_bench_times_the_chain_without_numba_on_request(tmp_path: Path) -> None:
+def test_bench_times_the_chain_without_numba_on_request(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip('numba')
+    monkeypatch.delenv('VBP_ROS_NUMBA', raising=False)
     out = tmp_path / 'n.json'
     assert bench.main(['--sizes', '66x200', '--batches', '1', '--threads', '1', '--rounds',
                        '12', '--budget', '1', '--methods', '--without-numba', '--json',

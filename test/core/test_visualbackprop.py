@@ -420,6 +420,7 @@ def test_on_output_comes_before_the_mask() -> None:
 
 def test_the_cpu_chain_is_compiled_where_numba_is(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip('numba')
+    monkeypatch.delenv('VBP_ROS_NUMBA', raising=False)
     from vbp_ros.core import native_chain
     calls: list[tuple[str, int]] = []
     for name in ('mask', 'mask_of'):  # from the maps, or from the activations kept
@@ -475,6 +476,7 @@ def test_an_activation_changed_in_place_after_it_was_read(
 def test_maps_summed_after_or_during_the_pass_agree(late: bool,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip('numba')
+    monkeypatch.delenv('VBP_ROS_NUMBA', raising=False)
     import vbp_ros.core.visualbackprop as vbp_module
     if not late:  # more activations than the budget for keeping them
         monkeypatch.setattr(vbp_module, 'LATE_SUM_BYTES', 0)
