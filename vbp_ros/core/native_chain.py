@@ -2,14 +2,16 @@
 
 Eagerly, the mask of a small network costs far more in per-call overhead than in arithmetic:
 PilotNet's chain is some thirty small PyTorch or NumPy calls, and right after a forward pass
-each of them runs with cold caches, several times slower than in a warm loop. Here each map's
-channel sum is one call, made while its activation is still in cache, and the whole
-upsampling chain with its products and the normalisation is one more.
+each of them runs with cold caches, several times slower than in a warm loop. Here the channel
+sums, the whole upsampling chain with its products, and the normalisation are one call
+(:meth:`NativeChain.mask_of`); or each channel sum is one call as its activation comes out of
+the pass (:meth:`NativeChain.channel_sum`) and the rest one more (:meth:`NativeChain.mask`).
 
 Footprint matrices (see :mod:`vbp_ros.core.box_upsample`) are stored as compressed rows: for
 each output index the input indices that reach it and their weights, so the work is
-proportional to the taps, not to the size of a dense product. After each product the mask is scaled to a maximum of 1, which
-leaves the normalised mask unchanged and keeps any depth of network within float32's range.
+proportional to the taps, not to the size of a dense product. After each product the mask is
+scaled to a maximum of 1, which leaves the normalised mask unchanged and keeps any depth of
+network within float32's range.
 
 This module imports Numba; :mod:`vbp_ros.core.visualbackprop` falls back to NumPy or PyTorch
 where it cannot be imported.
@@ -27,10 +29,21 @@ _OUT_H, _OUT_W, _IN_H, _IN_W, _ROWS, _COLS = range(6)
 
 def channel_sum(act: np.ndarray) -> np.ndarray:
     """The N×h×w sum over channels of a float32 N×C×h×w activation."""
-    n, c, h, w = act.shape
-    if c > 1 and act.strides[1] == act.itemsize:
-        # Channels last (the node's layout): one row of C values per pixel (a view).
-        return _sum_rows(act.transpose(0, 2, 3, 1).reshape(n * h * w, c)).reshape(n, h, w)
+    return _channel_sum(*_summable(act))
+
+
+def _summable(act: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``act`` C-contiguous for the kernels, as N×h×w×C if it is channels last (the node's
+    layout: a view, one row of C values per pixel), and whether it is."""
+    last = act.shape[1] > 1 and act.strides[1] == act.itemsize
+    return np.ascontiguousarray(act.transpose(0, 2, 3, 1) if last else act), last
+
+
+@numba.njit(cache=True, nogil=True)
+def _channel_sum(act: np.ndarray, channels_last: bool) -> np.ndarray:  # pragma: no cover
+    if channels_last:
+        n, h, w, c = act.shape
+        return _sum_rows(act.reshape((n * h * w, c))).reshape((n, h, w))
     return _sum_channels(act)
 
 
@@ -120,16 +133,8 @@ def _mask(maps: tuple[np.ndarray, ...], geo: np.ndarray, ptr: np.ndarray, idx: n
 @numba.njit(cache=True, nogil=True)
 def _mask_of(acts: tuple[np.ndarray, ...], channels_last: tuple[bool, ...], geo: np.ndarray,
              ptr: np.ndarray, idx: np.ndarray, val: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """:func:`_mask` of the channel sums of ``acts``: N×C×h×w, or N×h×w×C where
-    ``channels_last``."""
-    maps = []
-    for k in range(len(acts)):
-        a = acts[k]
-        if channels_last[k]:
-            n, h, w, c = a.shape
-            maps.append(_sum_rows(a.reshape((n * h * w, c))).reshape((n, h, w)))
-        else:
-            maps.append(_sum_channels(a))
+    """:func:`_mask` of the channel sums of ``acts`` (see :func:`_summable`)."""
+    maps = [_channel_sum(acts[k], channels_last[k]) for k in range(len(acts))]
     return _mask(maps, geo, ptr, idx, val)
 
 
@@ -162,8 +167,8 @@ class NativeChain:
             or arrays) that scale it up to the size of the map below it (the input for the
             first). No torch needed here: the kernels only see NumPy arrays.
 
-    Per call: :meth:`channel_sum` for each map as its activation comes out of the forward
-    pass, then :meth:`mask`.
+    Per call: :meth:`mask_of` the activations kept from the forward pass; or
+    :meth:`channel_sum` for each map as its activation comes out of it, then :meth:`mask`.
     """
 
     channel_sum = staticmethod(channel_sum)  # the function above, for the one import
@@ -193,14 +198,9 @@ class NativeChain:
     def mask_of(self, acts: list[np.ndarray]) -> np.ndarray:
         """The N×H×W mask in [0, 1] (float32) from the float32 N×C×h×w activations the maps
         are the channel sums of (shallow to deep): sums, chain and normalisation in one call."""
-        arrays, channels_last = [], []
-        for a in acts:
-            last = a.shape[1] > 1 and a.strides[1] == a.itemsize
-            # C-contiguous, N×h×w×C if channels last: one array type for the whole tuple.
-            arrays.append(np.ascontiguousarray(a.transpose(0, 2, 3, 1) if last else a))
-            channels_last.append(last)
-        return _mask_of(tuple(arrays), tuple(channels_last), self.geo, self.ptr, self.idx,
-                        self.val)
+        # All C-contiguous: one array type for the whole tuple.
+        arrays, channels_last = zip(*map(_summable, acts))
+        return _mask_of(arrays, channels_last, self.geo, self.ptr, self.idx, self.val)
 
     def mask(self, maps: list[np.ndarray]) -> np.ndarray:
         """The N×H×W mask in [0, 1] (float32) from the maps (shallow to deep)."""
